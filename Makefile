@@ -1,0 +1,59 @@
+# QMOI — the two set-up commands are `make run` and `make test`; each creates .venv
+# on first use and installs the pinned dependencies before doing its job.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_WORKERS ?= auto
+
+.PHONY: run test test-unit test-airtel test-mpesa test-revenue test-transfer test-postgres lint format bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/qmoi start
+
+test: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+test-unit: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) tests/unit
+
+test-airtel: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m airtel
+
+test-mpesa: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m mpesa
+
+test-revenue: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m revenue
+
+test-transfer: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m transfer
+
+test-postgres: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m postgres
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,78 @@
+"""``create_app(container)``: the FastAPI application over a built container.
+
+Every error leaves as JSON ``{"error": {"code", "message"}}``: a stable machine code and
+a sentence a person understands; never a stack trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from qmoi import __version__
+from qmoi.bootstrap import Container
+from qmoi.db.migrate import health as database_health
+from qmoi.errors import QmoiError, StoreError
+
+log = structlog.get_logger("qmoi.api")
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="QMOI",
+        version=__version__,
+        description="Collect Airtel Money and M-Pesa payments, track targets, pay the owner.",
+    )
+    app.state.container = container
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
+        ]
+        return JSONResponse(
+            error_body("invalid_request", "; ".join(problems) or "the request is malformed"),
+            status_code=422,
+        )
+
+    @app.exception_handler(QmoiError)
+    async def qmoi_error(_: Request, exc: QmoiError) -> JSONResponse:
+        status = 503 if isinstance(exc, StoreError) else 400
+        return JSONResponse(error_body(exc.code, exc.message), status_code=status)
+
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal_error", error=type(exc).__name__)
+        return JSONResponse(
+            error_body("internal_error", "something went wrong on our side; it has been logged"),
+            status_code=500,
+        )
+
+    @app.get("/healthz", tags=["health"], summary="liveness")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["health"], summary="readiness: database reachable and migrated")
+    def readyz() -> JSONResponse:
+        checks = {"database": database_health(container.engine)}
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    return app

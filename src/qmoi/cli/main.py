@@ -1,0 +1,69 @@
+"""The ``qmoi`` root command: global options, sub-commands, and the error boundary."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import structlog
+import typer
+from typer.exceptions import TyperException
+
+from qmoi.cli import audit, db, ledger
+from qmoi.cli.context import CliContext
+from qmoi.cli.render import INTERNAL, USAGE, fail
+from qmoi.cli.start import start
+from qmoi.cli.validate import validate
+from qmoi.errors import QmoiError
+
+app = typer.Typer(
+    name="qmoi",
+    help="QMOI: collect mobile-money payments, track targets, pay the owner.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    env_file: Annotated[Path, typer.Option(help="dotenv file to read")] = Path(".env"),
+    config: Annotated[
+        Path | None,
+        typer.Option(help="JSON config file (MISSION.md shape); or QMOI_CONFIG_FILE"),
+    ] = None,
+) -> None:
+    ctx.obj = CliContext(env_file=env_file, config_file=config)
+    ctx.call_on_close(ctx.obj.close)
+
+
+app.command("validate")(validate)
+app.command("start")(start)
+app.add_typer(db.app, name="db")
+app.add_typer(audit.app, name="audit")
+app.add_typer(ledger.app, name="ledger")
+
+
+def run() -> None:
+    """Console-script entry point: maps every failure to one line and an exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        fail("aborted", USAGE)
+    except TyperException as exc:
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if not message:  # a bare group: its help was already printed
+            sys.exit(USAGE)
+        fail(f"{message} (see `qmoi --help`)", USAGE)
+    except QmoiError as exc:
+        fail(exc.message)
+    except KeyboardInterrupt:
+        fail("interrupted", USAGE)
+    except Exception as exc:  # the boundary: never a traceback to the user
+        structlog.get_logger("qmoi.cli").exception("internal_error")
+        fail(f"internal error: {type(exc).__name__} — see logs/qmoi.log", INTERNAL)
+    sys.exit(code if isinstance(code, int) else 0)

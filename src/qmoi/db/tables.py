@@ -1,0 +1,257 @@
+"""The schema: what the database itself refuses, on SQLite and PostgreSQL alike.
+
+Money is BIGINT minor units. Instants are stored in UTC. The rules the database
+repeats (the domain checks them first): unique booking references, unique provider
+references and idempotency keys, one auto-transfer per (provider, day, sequence),
+non-negative wallet balances (CHECK), no zero postings (CHECK), foreign keys that refuse
+deletes (RESTRICT), and — added by the migrations as triggers — no UPDATE or DELETE of
+journal entries, postings or audit records, and (PostgreSQL) balanced entries at commit.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identities.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, whatever the backend stores."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware UTC instant")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def _money(name: str, **kw: Any) -> Column[int]:
+    return Column(name, BigInteger, **kw)
+
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("non_negative", Boolean, nullable=False),
+    _money("balance_minor", nullable=False, server_default=text("0")),
+    UniqueConstraint("name", "currency"),
+    CheckConstraint("non_negative = false OR balance_minor >= 0", name="non_negative_balance"),
+    CheckConstraint(
+        "kind IN ('asset', 'liability', 'equity', 'income', 'expense')", name="kind_known"
+    ),
+)
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("reference", String(200), nullable=True, unique=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("business_day", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("provider", String(16), nullable=True),
+    Column("stream", String(32), nullable=True),
+    Column("sandbox", Boolean, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    CheckConstraint("amount_minor > 0", name="positive_amount"),
+    Index("ix_journal_day_provider", "business_day", "provider", "kind"),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "entry_id",
+        Id,
+        ForeignKey("journal_entries.id", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
+    Column(
+        "account_id", Id, ForeignKey("accounts.id", ondelete="RESTRICT"), nullable=False, index=True
+    ),
+    _money("amount_minor", nullable=False),
+    Column("currency", String(3), nullable=False),
+    CheckConstraint("amount_minor <> 0", name="non_zero"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("signature", String(128), nullable=False),
+    Column("key_id", String(32), nullable=False),
+)
+
+# One row: the last sequence number and hash. Locking it serialises chain appends.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("reference", String(64), nullable=False, unique=True),  # our id, sent to provider
+    Column("provider", String(16), nullable=False),
+    Column("provider_request_id", String(128), nullable=True),
+    Column("provider_reference", String(128), nullable=True),
+    Column("msisdn", String(16), nullable=False),
+    _money("amount_minor", nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("stream", String(32), nullable=False),
+    Column("account_reference", String(64), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("reason", String(32), nullable=True),
+    Column("provider_code", String(64), nullable=True),
+    Column("provider_message", Text, nullable=True),
+    Column("origin", String(16), nullable=False),  # request | c2b
+    Column("sandbox", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("next_check_at", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("entry_id", Id, ForeignKey("journal_entries.id", ondelete="RESTRICT"), nullable=True),
+    CheckConstraint("amount_minor > 0", name="positive_amount"),
+    UniqueConstraint("provider", "provider_reference"),
+    UniqueConstraint("provider", "provider_request_id"),
+    Index("ix_collections_due", "state", "next_check_at"),
+)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("reference", String(64), nullable=False, unique=True),  # idempotency key sent
+    Column("provider", String(16), nullable=False),
+    Column("trigger", String(8), nullable=False),  # auto | manual
+    Column("business_day", Date, nullable=False),
+    Column("sequence", Integer, nullable=True),  # auto-transfer chunk number of the day
+    Column("msisdn", String(16), nullable=False),
+    _money("amount_minor", nullable=False),
+    Column("currency", String(3), nullable=False),
+    _money("fee_minor", nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("provider_request_id", String(128), nullable=True),
+    Column("provider_reference", String(128), nullable=True),
+    Column("reason", String(32), nullable=True),
+    Column("provider_code", String(64), nullable=True),
+    Column("provider_message", Text, nullable=True),
+    Column("fallback_of", Id, ForeignKey("transfers.id", ondelete="RESTRICT"), nullable=True),
+    Column("actor", String(64), nullable=False),
+    Column("sandbox", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("next_check_at", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint("amount_minor > 0", name="positive_amount"),
+    CheckConstraint("trigger IN ('auto', 'manual')", name="trigger_known"),
+    CheckConstraint("trigger = 'manual' OR sequence IS NOT NULL", name="auto_has_sequence"),
+    UniqueConstraint("provider", "provider_reference"),
+    Index(
+        "uq_transfers_auto_chunk",
+        "provider",
+        "business_day",
+        "sequence",
+        unique=True,
+        sqlite_where=text("trigger = 'auto'"),
+        postgresql_where=text("trigger = 'auto'"),
+    ),
+    Index("ix_transfers_due", "state", "next_check_at"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider", String(16), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # received | processed | rejected
+    Column("reason", String(64), nullable=True),
+    UniqueConstraint("provider", "event_id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("response", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+APPEND_ONLY_TABLES = ("journal_entries", "postings", "audit_log")

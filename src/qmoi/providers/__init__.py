@@ -1,0 +1,1 @@
+"""Connectors to mobile-money providers, behind one interface (:mod:`qmoi.providers.base`)."""

@@ -1,0 +1,2 @@
+"""Keys and signatures: the audit signing key now; the credential vault and API keys
+later."""

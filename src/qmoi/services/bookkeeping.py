@@ -1,0 +1,59 @@
+"""Writing to the books: every entry goes in with its signed audit record, in the same
+transaction, or not at all. Verifying the books and the audit chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qmoi.domain.audit import Break, find_break
+from qmoi.domain.ledger import JournalEntry
+from qmoi.security.signing import Verifier
+from qmoi.services.ports import UnitOfWork, UnitOfWorkFactory
+
+
+def record_entry(uow: UnitOfWork, entry: JournalEntry, actor: str) -> int:
+    """Post ``entry`` and its audit record in ``uow``'s transaction (the caller commits)."""
+    entry_id = uow.ledger.post(entry)
+    uow.audit.append(
+        actor,
+        f"ledger.{entry.kind.value}",
+        {
+            "entry_id": entry_id,
+            "reference": entry.reference,
+            "currency": entry.currency,
+            "postings": [[p.account, p.amount.minor] for p in entry.postings],
+            "occurred_at": entry.occurred_at.isoformat(),
+            "sandbox": entry.sandbox,
+        },
+        uow.now,
+    )
+    return entry_id
+
+
+@dataclass(frozen=True)
+class AuditVerdict:
+    records: int
+    broken: Break | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+def verify_audit(uows: UnitOfWorkFactory, verifier: Verifier) -> AuditVerdict:
+    """Recompute the whole chain and every signature; name the first broken record."""
+    with uows(read_only=True) as uow:
+        head = uow.audit.head()
+        count, broken = find_break(
+            uow.audit.records(),
+            lambda record: (
+                record.key_id == verifier.key_id and verifier.verify(record.hash, record.signature)
+            ),
+            head=head,
+        )
+    return AuditVerdict(count, broken)
+
+
+def verify_ledger(uows: UnitOfWorkFactory) -> list[str]:
+    with uows(read_only=True) as uow:
+        return uow.ledger.verify()

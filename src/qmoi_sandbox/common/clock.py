@@ -1,0 +1,34 @@
+"""A simulated clock: real elapsed time multiplied by ``speed`` from a chosen start.
+
+``qmoi start --speed 60`` runs a simulated hour per real minute; QMOI and both emulators
+are started with the same start and speed, so their clocks agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+
+class SimClock:
+    """UTC time that runs ``speed`` times faster than the wall clock."""
+
+    def __init__(self, start: datetime | None = None, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        if start is not None and start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        self._start = (start or datetime.now(UTC)).astimezone(UTC)
+        self._origin = time.monotonic()
+        self.speed = speed
+
+    def now(self) -> datetime:
+        elapsed = (time.monotonic() - self._origin) * self.speed
+        return self._start + timedelta(seconds=elapsed)
+
+    def real_seconds(self, simulated_seconds: float) -> float:
+        return max(0.0, simulated_seconds / self.speed)
+
+    async def sleep(self, simulated_seconds: float) -> None:
+        await asyncio.sleep(self.real_seconds(simulated_seconds))

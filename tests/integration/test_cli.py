@@ -1,0 +1,191 @@
+"""`qmoi validate`, `qmoi db upgrade` and `qmoi audit verify` run as a user runs them:
+a subprocess in a working directory, judged by exit code and output."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from qmoi.config import load_settings
+from qmoi.domain import ledger as L
+from qmoi.domain.money import Money
+from qmoi.domain.streams import StreamKey
+from qmoi.services.bookkeeping import record_entry
+
+QMOI = shutil.which("qmoi") or str(Path(__file__).parents[2] / ".venv" / "bin" / "qmoi")
+
+
+def qmoi(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("QMOI_", "AIRTEL_", "MPESA_", "DEBUG_"))
+    }
+    return subprocess.run(
+        [QMOI, *args],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_validate_on_a_fresh_machine_is_the_usable_sandbox(tmp_path: Path) -> None:
+    result = qmoi(tmp_path, "validate")
+    assert result.returncode == 0, result.stderr
+    assert "configuration is usable: sandbox" in result.stdout
+
+
+def test_validate_corrects_warns_and_fails_with_one_line_per_problem(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "AIRTEL_PHONE_NUMBER=0786 123 456\n"
+        "MPESA_PHONE_NUMBER=0733123456\n"
+        "QMOI_AUTO_TRANSFER_AIRTEL=12000\n"
+        "QMOI_DAILY_TARGET_MPESA=lots\n"
+    )
+    result = qmoi(tmp_path, "validate")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert (
+        "corrected: AIRTEL_PHONE_NUMBER: stored in international form: '0786 123 456' → "
+        "'254786123456'" in lines
+    )
+    assert any(line.startswith("warning: QMOI_AUTO_TRANSFER_AIRTEL:") for line in lines)
+    assert (
+        "MPESA_PHONE_NUMBER: '0733123456' is an Airtel number, not Safaricom — give the "
+        "owner's Safaricom number, e.g. 0712 345 678" in lines
+    )
+    assert any(line.startswith("QMOI_DAILY_TARGET_MPESA: ") and " — " in line for line in lines)
+    assert lines[-1] == "configuration is not usable: 2 problems"
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_environment_overrides_dotenv_and_json_config_file(tmp_path: Path) -> None:
+    config = {
+        "airtel": {"phoneNumber": "0786000111", "accountReference": "SHOP1"},
+        "qmoi": {"dailyTargetAirtel": 12500},
+    }
+    (tmp_path / "qmoi.json").write_text(json.dumps(config))
+    (tmp_path / ".env").write_text("QMOI_DAILY_TARGET_AIRTEL=15000\n")
+    result = qmoi(tmp_path, "--config", "qmoi.json", "validate")
+    assert result.returncode == 0, result.stdout + result.stderr
+    os.chdir(tmp_path)
+    try:
+        settings = load_settings(tmp_path / ".env", tmp_path / "qmoi.json")
+    finally:
+        os.chdir(Path(__file__).parents[2])
+    assert settings.airtel.phone_number == "254786000111"
+    assert settings.airtel.account_reference == "SHOP1"
+    assert settings.targets.daily_airtel == Money.parse("15000")  # .env beats the file
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json", "QMOI_CONFIG_FILE: "), ('{"shop": {"a": 1}}', "unknown section 'shop'")],
+)
+def test_a_malformed_config_file_is_one_clear_line(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    (tmp_path / "bad.json").write_text(content)
+    result = qmoi(tmp_path, "validate", env={"QMOI_CONFIG_FILE": "bad.json"})
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_database_url_is_one_clear_line(tmp_path: Path) -> None:
+    result = qmoi(
+        tmp_path, "db", "upgrade", env={"QMOI_DATABASE_URL": "postgresql://x@127.0.0.1:1/x"}
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("the database cannot be reached")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
+    result = qmoi(tmp_path, "frobnicate")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_audit_verify_passes_then_names_the_tampered_record(tmp_path: Path) -> None:
+    assert qmoi(tmp_path, "db", "upgrade").returncode == 0
+    os.chdir(tmp_path)
+    try:
+        from qmoi.bootstrap import build
+
+        container = build(load_settings(tmp_path / ".env"))
+    finally:
+        os.chdir(Path(__file__).parents[2])
+    at = datetime.now(UTC)
+    for i in range(3):
+        with container.uow() as uow:
+            entry = L.payment_confirmed(
+                "mpesa",
+                StreamKey.DATA_PACKAGES,
+                Money(5000 + i, "KES"),
+                f"RCPT{i}",
+                at,
+                sandbox=True,
+            )
+            record_entry(uow, entry, "system")
+            uow.commit()
+
+    intact = qmoi(tmp_path, "audit", "verify")
+    assert intact.returncode == 0, intact.stderr
+    assert "audit trail intact: 3 record(s)" in intact.stdout
+
+    with container.engine.begin() as conn:  # behind QMOI's back
+        conn.execute(text("DROP TRIGGER audit_log_no_update"))
+        conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2"))
+    broken = qmoi(tmp_path, "audit", "verify")
+    assert broken.returncode == 1
+    assert "BROKEN at record 2" in broken.stdout
+    container.close()
+
+
+def test_audit_verify_detects_reordered_records(tmp_path: Path) -> None:
+    assert qmoi(tmp_path, "db", "upgrade").returncode == 0
+    os.chdir(tmp_path)
+    try:
+        from qmoi.bootstrap import build
+
+        container = build(load_settings(tmp_path / ".env"))
+    finally:
+        os.chdir(Path(__file__).parents[2])
+    for i in range(3):
+        with container.uow() as uow:
+            record_entry(
+                uow,
+                L.payment_confirmed(
+                    "airtel",
+                    StreamKey.AIRTIME_SALES,
+                    Money(100, "KES"),
+                    f"R{i}",
+                    datetime.now(UTC),
+                    sandbox=True,
+                ),
+                "system",
+            )
+            uow.commit()
+    with container.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER audit_log_no_update"))
+        conn.execute(text("UPDATE audit_log SET seq = -seq WHERE seq IN (2, 3)"))
+        conn.execute(text("UPDATE audit_log SET seq = 3 WHERE seq = -2"))
+        conn.execute(text("UPDATE audit_log SET seq = 2 WHERE seq = -3"))
+    broken = qmoi(tmp_path, "audit", "verify")
+    assert broken.returncode == 1
+    assert "BROKEN at record 2" in broken.stdout
+    container.close()

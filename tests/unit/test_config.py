@@ -1,0 +1,242 @@
+"""Configuration parsing from raw text: corrections, problems and warnings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from qmoi.config import Environment, RawValues, build_settings, normalise_msisdn
+from qmoi.domain.money import Money
+from qmoi.domain.streams import StreamKey
+
+LIVE = {
+    "AIRTEL_ENVIRONMENT": "production",
+    "AIRTEL_CLIENT_ID": "id",
+    "AIRTEL_CLIENT_SECRET": "airtel-secret-value",
+    "AIRTEL_PIN": "4321",
+    "AIRTEL_PHONE_NUMBER": "254733123456",
+    "MPESA_ENVIRONMENT": "production",
+    "MPESA_CONSUMER_KEY": "key-value",
+    "MPESA_CONSUMER_SECRET": "mpesa-secret-value",
+    "MPESA_SHORTCODE": "600000",
+    "MPESA_PASSKEY": "passkey-value",
+    "MPESA_INITIATOR_NAME": "api_op",
+    "MPESA_INITIATOR_PASSWORD": "init-pass",
+    "MPESA_CERTIFICATE": "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----",
+    "MPESA_PHONE_NUMBER": "254712345678",
+    "QMOI_MASTER_KEY": "m" * 40,
+    "QMOI_PUBLIC_URL": "https://pay.example.com",
+}
+
+
+def load(**values: str):  # type: ignore[no-untyped-def]
+    return build_settings(RawValues(values))
+
+
+def test_defaults_are_the_sandbox_with_mission_targets() -> None:
+    settings, report = load()
+    assert settings is not None
+    assert report.usable
+    assert settings.sandbox
+    assert settings.airtel.environment is Environment.SANDBOX
+    assert settings.targets.daily_airtel == Money.parse("10000")
+    assert settings.targets.combined == Money.parse("20000")
+    assert settings.targets.minimum == Money.parse("8000")
+    assert settings.targets.growth_mpesa == Decimal("0.20")
+    assert settings.transfers.chunk_airtel == Money.parse("2000")
+    assert settings.timezone_name == "Africa/Nairobi"
+    assert settings.database_url == "sqlite:///var/qmoi.db"
+    assert settings.mpesa.c2b_default_stream is StreamKey.DIGITAL_PAYMENTS
+
+
+def test_local_phone_formats_are_corrected_and_reported() -> None:
+    settings, report = load(AIRTEL_PHONE_NUMBER="0786 123 456", MPESA_PHONE_NUMBER="+254712345678")
+    assert settings is not None
+    assert settings.airtel.phone_number == "254786123456"
+    assert settings.mpesa.phone_number == "254712345678"
+    assert any("AIRTEL_PHONE_NUMBER" in c and "254786123456" in c for c in report.corrections)
+
+
+def test_a_number_of_the_wrong_network_is_a_problem_naming_the_variable() -> None:
+    settings, report = load(AIRTEL_PHONE_NUMBER="0712345678")
+    assert settings is None
+    (problem,) = report.problems
+    assert problem.startswith("AIRTEL_PHONE_NUMBER: '0712345678' is a Safaricom number")
+    assert " — give the owner's Airtel number" in problem
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0733123456", "254733123456"),
+        ("+254 733 123 456", "254733123456"),
+        ("254733123456", "254733123456"),
+        ("0110123456", "254110123456"),
+    ],
+)
+def test_msisdn_normalisation(value: str, expected: str) -> None:
+    assert normalise_msisdn(value)[0] == expected
+
+
+@pytest.mark.parametrize("value", ["12345", "07331234567890", "hello", "+255754123456"])
+def test_invalid_msisdns_say_why(value: str) -> None:
+    number, error = normalise_msisdn(value)
+    assert error is not None
+    assert value in error
+
+
+def test_trailing_slash_and_spaces_are_corrected() -> None:
+    settings, report = load(QMOI_PUBLIC_URL="  https://pay.example.com/ ")
+    assert settings is not None
+    assert settings.public_url == "https://pay.example.com"
+    assert settings.airtel.callback_url == "https://pay.example.com/api/airtel/callback"
+    assert len(report.corrections) == 2
+
+
+def test_every_malformed_value_is_reported_at_once() -> None:
+    settings, report = load(
+        QMOI_DAILY_TARGET_AIRTEL="ten thousand",
+        QMOI_AUTO_TRANSFER_MPESA="-5",
+        QMOI_TIMEZONE="Mars/Olympus",
+        QMOI_TARGET_MODE="weekly",
+        QMOI_AUTO_TRANSFER="maybe",
+        QMOI_DATABASE_URL="mysql://db/qmoi",
+        MPESA_C2B_DEFAULT_STREAM="lottery",
+    )
+    assert settings is None
+    names = [p.split(":", 1)[0] for p in report.problems]
+    assert names == [
+        "MPESA_C2B_DEFAULT_STREAM",
+        "QMOI_DAILY_TARGET_AIRTEL",
+        "QMOI_TARGET_MODE",
+        "QMOI_AUTO_TRANSFER",
+        "QMOI_AUTO_TRANSFER_MPESA",
+        "QMOI_TIMEZONE",
+        "QMOI_DATABASE_URL",
+    ]
+    assert all(" — " in p for p in report.problems)
+
+
+def test_credentials_without_environment_default_to_staging_never_production() -> None:
+    settings, report = load(**{**LIVE, "AIRTEL_ENVIRONMENT": "", "MPESA_ENVIRONMENT": ""})
+    assert settings is not None
+    assert settings.airtel.environment is Environment.STAGING
+    assert any(w.startswith("AIRTEL_ENVIRONMENT:") for w in report.warnings)
+
+
+def test_live_configuration_needs_master_key_public_url_and_credentials() -> None:
+    settings, report = load(AIRTEL_ENVIRONMENT="production", MPESA_ENVIRONMENT="production")
+    assert settings is None
+    names = {p.split(":", 1)[0] for p in report.problems}
+    assert {
+        "AIRTEL_CLIENT_ID",
+        "AIRTEL_CLIENT_SECRET",
+        "AIRTEL_PHONE_NUMBER",
+        "AIRTEL_PIN",
+        "MPESA_CONSUMER_KEY",
+        "MPESA_SHORTCODE",
+        "MPESA_PHONE_NUMBER",
+        "QMOI_MASTER_KEY",
+        "QMOI_PUBLIC_URL",
+    } <= names
+
+
+def test_a_full_live_configuration_is_usable_and_confirms_mpesa_callbacks() -> None:
+    settings, report = load(**LIVE)
+    assert settings is not None, report.problems
+    assert not settings.sandbox
+    assert settings.mpesa.confirm_callbacks is True
+    assert settings.mpesa.certificate is not None
+    assert "\n" in settings.mpesa.certificate
+
+
+def test_risky_choices_are_warnings() -> None:
+    settings, report = load(
+        **{
+            **LIVE,
+            "QMOI_PUBLIC_URL": "http://pay.example.com",
+            "QMOI_AUTO_TRANSFER_AIRTEL": "15000",
+        }
+    )
+    assert settings is not None
+    assert any(
+        w.startswith("QMOI_PUBLIC_URL: production callbacks over plain http")
+        for w in report.warnings
+    )
+    assert any(w.startswith("QMOI_AUTO_TRANSFER_AIRTEL:") for w in report.warnings)
+
+
+def test_sandbox_and_live_providers_cannot_share_a_database() -> None:
+    settings, report = load(**{**LIVE, "AIRTEL_ENVIRONMENT": "sandbox"})
+    assert settings is None
+    assert any("must never share a database" in p for p in report.problems)
+
+
+def test_postgres_url_gets_the_psycopg_driver_and_passwords_stay_hidden() -> None:
+    settings, report = load(QMOI_DATABASE_URL="postgresql://qmoi:hunter2@db:5432/qmoi")
+    assert settings is not None
+    assert settings.database_url == "postgresql+psycopg://qmoi:hunter2@db:5432/qmoi"
+    assert "hunter2" not in " ".join(report.corrections)
+
+
+def test_secrets_never_appear_in_any_message() -> None:
+    _, report = load(
+        **{
+            **LIVE,
+            "AIRTEL_PIN": "12a4",
+            "QMOI_PUBLIC_URL": "http://x.example",
+            "QMOI_MASTER_KEY": " short-master ",
+        }
+    )
+    text = " ".join(report.problems + report.warnings + report.corrections)
+    for secret in (
+        "12a4",
+        "airtel-secret-value",
+        "mpesa-secret-value",
+        "passkey-value",
+        "init-pass",
+        "short-master",
+    ):
+        assert secret not in text
+    assert "AIRTEL_PIN: must be exactly 4 digits" in text
+
+
+def test_c2b_rules_and_stream_targets_parse() -> None:
+    settings, _ = load(
+        MPESA_C2B_RULES="air=airtime_sales, DATA=data_packages",
+        QMOI_STREAM_TARGETS="airtime_sales=2500",
+    )
+    assert settings is not None
+    assert settings.mpesa.c2b_rules == (
+        ("AIR", StreamKey.AIRTIME_SALES),
+        ("DATA", StreamKey.DATA_PACKAGES),
+    )
+    assert settings.targets.stream_targets == ((StreamKey.AIRTIME_SALES, Money.parse("2500")),)
+
+
+def test_every_setting_is_documented_in_readme_and_env_example() -> None:
+    from pathlib import Path
+
+    from qmoi.config import VARIABLES
+
+    root = Path(__file__).parents[2]
+    readme = (root / "README.md").read_text()
+    example = (root / ".env.example").read_text()
+    for name in [*VARIABLES, "QMOI_CONFIG_FILE"]:
+        assert f"`{name}`" in readme, name
+        assert name in example, name
+
+
+def test_env_example_is_a_usable_sandbox_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    from pathlib import Path
+
+    from qmoi.config import VARIABLES, read_raw
+
+    env = {k: v for k, v in os.environ.items() if k.upper() in VARIABLES}
+    for name in env:
+        monkeypatch.delenv(name)
+    settings, report = build_settings(read_raw(Path(__file__).parents[2] / ".env.example"))
+    assert settings is not None, report.problems
+    assert settings.sandbox
