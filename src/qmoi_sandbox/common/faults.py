@@ -54,11 +54,18 @@ class FaultInjector:
 
     def update(self, changes: dict[str, Any]) -> Faults:
         merged = self.faults.model_dump() | changes
-        self.faults = Faults.model_validate(merged)
+        self.faults = type(self.faults).model_validate(merged)
         return self.faults
 
     def clear(self) -> None:
-        self.faults = Faults()
+        self.faults = type(self.faults)()
+
+    def reset(self, seed: int | None) -> None:
+        """No faults, no counts, and the generator back at ``seed`` (a sandbox reset)."""
+        self.clear()
+        self.injected.clear()
+        with self._lock:
+            self._random.seed(seed)
 
     def roll(self, name: str) -> bool:
         """True when the fault called ``name`` (a ``*_rate`` field minus the suffix) fires."""
