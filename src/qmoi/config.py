@@ -189,8 +189,8 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "MPESA_CERTIFICATE": (None, "Safaricom certificate (PEM or file path) for the credential"),
     "MPESA_PHONE_NUMBER": (None, "owner's M-Pesa number; auto-transfers go there"),
     "MPESA_BASE_URL": (None, "override the Daraja host"),
-    "MPESA_ACCOUNT_REFERENCE": ("QMOI_MPESA", "account reference on STK prompts"),
-    "MPESA_TRANSACTION_DESC": ("QMOI M-Pesa Revenue", "description of STK collections"),
+    "MPESA_ACCOUNT_REFERENCE": ("QMOI_MPESA", "account reference on STK prompts (≤ 12 chars)"),
+    "MPESA_TRANSACTION_DESC": ("QMOI Revenue", "description of STK collections (≤ 13 chars)"),
     "MPESA_CONFIRM_CALLBACKS": (None, "confirm callbacks by status query before booking"),
     "MPESA_CALLBACK_ALLOWLIST": ("", "comma-separated source addresses/networks for callbacks"),
     "MPESA_CALLBACK_TOKEN": (None, "secret path segment of M-Pesa callback URLs"),
@@ -589,6 +589,20 @@ def _read_airtel(reader: _Reader, public_url: str | None) -> AirtelSettings:
     )
 
 
+def _limited(reader: _Reader, name: str, limit: int) -> str:
+    """Daraja refuses longer texts (AccountReference ≤ 12, TransactionDesc ≤ 13)."""
+    default = VARIABLES[name][0] or ""
+    value = reader.text(name) or default
+    if len(value) > limit:
+        reader.problem(
+            name,
+            f"{value!r} is longer than Daraja's {limit} characters",
+            f"shorten it to at most {limit}",
+        )
+        return default
+    return value
+
+
 def _read_mpesa(reader: _Reader) -> MpesaSettings:
     key = reader.secret("MPESA_CONSUMER_KEY")
     secret = reader.secret("MPESA_CONSUMER_SECRET")
@@ -669,8 +683,8 @@ def _read_mpesa(reader: _Reader) -> MpesaSettings:
             SANDBOX_OWNER_MPESA if env is Environment.SANDBOX else None,
         ),
         base_url=reader.url("MPESA_BASE_URL"),
-        account_reference=reader.text("MPESA_ACCOUNT_REFERENCE") or "QMOI_MPESA",
-        transaction_desc=reader.text("MPESA_TRANSACTION_DESC") or "QMOI M-Pesa Revenue",
+        account_reference=_limited(reader, "MPESA_ACCOUNT_REFERENCE", 12),
+        transaction_desc=_limited(reader, "MPESA_TRANSACTION_DESC", 13),
         confirm_callbacks=confirm,
         callback_allowlist=allowlist,
         callback_token=token,

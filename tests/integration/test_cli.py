@@ -189,3 +189,41 @@ def test_audit_verify_detects_reordered_records(tmp_path: Path) -> None:
     assert broken.returncode == 1
     assert "BROKEN at record 2" in broken.stdout
     container.close()
+
+
+@pytest.mark.parametrize(
+    "provider",
+    [
+        pytest.param("airtel", marks=pytest.mark.airtel),
+        pytest.param("mpesa", marks=pytest.mark.mpesa),
+    ],
+)
+def test_sandbox_command_serves_an_emulator_alone(tmp_path: Path, provider: str) -> None:
+    import time
+
+    import httpx
+
+    from qmoi_sandbox.common.server import free_port
+
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("QMOI_")}
+    process = subprocess.Popen(
+        [QMOI, "sandbox", provider, "--port", str(port), "--seed", "7"],
+        cwd=tmp_path,
+        env=clean,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/sandbox/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the emulator did not start"
+                time.sleep(0.2)
+        assert answer.json()["provider"] == provider
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -13,6 +13,7 @@ from typer.exceptions import TyperException
 from qmoi.cli import audit, db, ledger
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import INTERNAL, USAGE, fail
+from qmoi.cli.sandbox import sandbox
 from qmoi.cli.start import start
 from qmoi.cli.validate import validate
 from qmoi.errors import QmoiError
@@ -41,6 +42,9 @@ def root(
 
 app.command("validate")(validate)
 app.command("start")(start)
+app.command(
+    "sandbox", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)(sandbox)
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(ledger.app, name="ledger")
