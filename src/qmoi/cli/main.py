@@ -42,9 +42,9 @@ def root(
 
 app.command("validate")(validate)
 app.command("start")(start)
-app.command(
-    "sandbox", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)(sandbox)
+app.command("sandbox", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    sandbox
+)
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(ledger.app, name="ledger")
