@@ -21,6 +21,8 @@ error: it comes back as a :class:`ProviderStatus`.
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -164,8 +166,10 @@ class ExpectedTransaction:
 def callback_mismatches(event: CallbackEvent, expected: ExpectedTransaction) -> list[str]:
     """Reasons a callback does not match what we sent (empty when it matches).
 
-    A success must carry our amount, currency and msisdn where the provider reports
-    them; a callback failing any check never becomes revenue.
+    Where the provider reports an amount, currency or msisdn, it must be ours. A provider
+    that reports no amount (Airtel's callback carries only the id and status) is matched
+    on our own transaction id, which the caller has already checked is one we issued; a
+    callback failing any check never becomes revenue.
     """
     reasons: list[str] = []
     status = event.status
@@ -174,8 +178,6 @@ def callback_mismatches(event: CallbackEvent, expected: ExpectedTransaction) -> 
             reasons.append("currency_mismatch")
         else:
             reasons.append("amount_mismatch")
-    if status.outcome is Outcome.SUCCEEDED and status.amount is None:
-        reasons.append("amount_missing")
     if status.msisdn is not None and status.msisdn != expected.msisdn:
         reasons.append("msisdn_mismatch")
     return reasons
@@ -294,30 +296,44 @@ class ResultWaiter(Protocol):
 
 
 class InMemoryResultWaiter:
-    """A :class:`ResultWaiter` for a single process: futures keyed by conversation id."""
+    """A :class:`ResultWaiter` for a single process: futures keyed by conversation id.
 
-    def __init__(self) -> None:
+    ``deliver`` may be called from any thread (an API worker thread); waiting happens on
+    one event loop. A result that arrives before anyone waits is kept (bounded) so a
+    fast callback is not lost.
+    """
+
+    def __init__(self, max_early: int = 10_000) -> None:
+        self._lock = threading.Lock()
         self._futures: dict[str, asyncio.Future[Mapping[str, Any]]] = {}
-        self._early: dict[str, Mapping[str, Any]] = {}
+        self._early: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
+        self._max_early = max_early
 
     async def wait(self, key: str, timeout_s: float) -> Mapping[str, Any] | None:
-        if key in self._early:
-            return self._early.pop(key)
-        future = self._futures.setdefault(key, asyncio.get_running_loop().create_future())
+        with self._lock:
+            if key in self._early:
+                return self._early.pop(key)
+            future = self._futures.get(key)
+            if future is None:
+                future = asyncio.get_running_loop().create_future()
+                self._futures[key] = future
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout_s)
         except TimeoutError:
             return None
         finally:
-            if future.done() or key in self._futures:
+            with self._lock:
                 self._futures.pop(key, None)
 
     def deliver(self, key: str, body: Mapping[str, Any]) -> None:
-        future = self._futures.get(key)
-        if future is not None and not future.done():
-            future.get_loop().call_soon_threadsafe(_set_result, future, body)
-        else:
-            self._early[key] = body
+        with self._lock:
+            future = self._futures.get(key)
+            if future is None or future.done():
+                self._early[key] = body
+                while len(self._early) > self._max_early:
+                    self._early.popitem(last=False)
+                return
+        future.get_loop().call_soon_threadsafe(_set_result, future, body)
 
 
 def _set_result(future: asyncio.Future[Mapping[str, Any]], body: Mapping[str, Any]) -> None:

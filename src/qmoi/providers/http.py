@@ -74,7 +74,7 @@ async def retry_safe(
     with exponential backoff and jitter, a bounded number of times."""
     retrying = AsyncRetrying(
         stop=stop_after_attempt(attempts),
-        wait=wait_exponential_jitter(initial=initial_s, max=max_s),
+        wait=wait_exponential_jitter(multiplier=initial_s, max=max_s, jitter=initial_s),
         retry=retry_if_exception_type((NotSent, OutcomeUnknown)),
         reraise=True,
     )
