@@ -1,0 +1,468 @@
+"""Daraja's codes and values in QMOI's terms: result codes → :class:`Outcome` +
+:class:`FailureReason`, synchronous ``errorCode``s → what the connector must do, and
+amounts and timestamps → :class:`Money` and aware datetimes.
+
+Tables follow ``docs/providers/mpesa-daraja.md`` §5 (STK synchronous errors), §7 (query
+in progress), §8.2 (C2B validation codes), §11 (status, reversal), §12 (result codes) and
+§12.4 (``errorCode``). Codes are compared as **strings** (§3, §13.14): ``0`` and ``"0"``
+are the same code. The provider's own code and text are always kept on the
+:class:`ProviderStatus`.
+
+Rules this module must never break:
+
+* an unknown or ambiguous code is ``UNKNOWN`` (resolve by enquiry), never ``FAILED`` —
+  a wrong "failed" invites a second payment;
+* a "duplicate" answer to a payout is ``UNKNOWN``: the first request may have paid;
+* an amount is never rounded: fractional shillings are refused, and money is only ever
+  integer cents inside :class:`Money`;
+* no time is read from the machine's zone: Daraja's zone-less timestamps are Nairobi
+  time (§5, §13.10).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from qmoi.domain.errors import CurrencyMismatch, InvalidAmount
+from qmoi.domain.money import Money
+from qmoi.providers.base import FailureReason, Outcome, ProviderStatus
+
+NAIROBI = ZoneInfo("Africa/Nairobi")
+CURRENCY = "KES"
+
+#: STK push limits (§5): whole shillings, 1 to 250,000 per transaction.
+MIN_SHILLINGS = 1
+MAX_SHILLINGS = 250_000
+#: Inbound amounts above this are refused as nonsense (far above any M-Pesa limit).
+MAX_INBOUND_SHILLINGS = 1_000_000_000
+
+_S, _F, _P, _U = Outcome.SUCCEEDED, Outcome.FAILED, Outcome.PENDING, Outcome.UNKNOWN
+R = FailureReason
+
+
+@dataclass(frozen=True, slots=True)
+class Meaning:
+    """What one result code means for the money."""
+
+    outcome: Outcome
+    reason: FailureReason | None
+    text: str
+
+
+def _m(outcome: Outcome, reason: FailureReason | None, text: str) -> Meaning:
+    return Meaning(outcome, reason, text)
+
+
+# --------------------------------------------------------------------------------------
+# result codes (§12)
+# --------------------------------------------------------------------------------------
+
+#: STK push callback and query ``ResultCode`` (§12.1).
+STK_RESULTS: Mapping[str, Meaning] = {
+    "0": _m(_S, None, "processed successfully"),
+    "1": _m(_F, R.INSUFFICIENT_FUNDS, "insufficient balance"),
+    "2": _m(_F, R.LIMIT_EXCEEDED, "below minimum transaction amount"),
+    "3": _m(_F, R.LIMIT_EXCEEDED, "above maximum transaction amount"),
+    "4": _m(_F, R.LIMIT_EXCEEDED, "would exceed daily transfer limit"),
+    "8": _m(_F, R.LIMIT_EXCEEDED, "would exceed the maximum balance"),
+    "17": _m(_F, R.LIMIT_EXCEEDED, "same amount to the same customer within 2 minutes"),
+    "1001": _m(_F, R.OTHER, "unable to lock subscriber: another session is open"),
+    "1019": _m(_F, R.EXPIRED, "transaction expired"),
+    "1025": _m(_F, R.INVALID_REQUEST, "error sending push (prompt too long)"),
+    "1032": _m(_F, R.CANCELLED, "cancelled by user"),
+    "1037": _m(_F, R.TIMEOUT, "phone unreachable or no response"),
+    "2001": _m(_F, R.INVALID_PIN, "wrong PIN entered"),
+    "2028": _m(_F, R.AUTHORIZATION, "not permitted by product assignment"),
+    "8006": _m(_F, R.ACCOUNT_BLOCKED, "security credential locked"),
+    "SFC_IC0003": _m(_F, R.INVALID_REQUEST, "operator does not exist"),
+}
+
+#: Generic ApiResult codes of any initiator API (§12.3). Anything that may hide a
+#: processed request (internal failure, sequencing, duplicate) is UNKNOWN.
+GENERIC_RESULTS: Mapping[str, Meaning] = {
+    "0": _m(_S, None, "processed successfully"),
+    "15": _m(_U, R.DUPLICATE, "duplicate detected: the first request may have been processed"),
+    "17": _m(_U, None, "internal failure"),
+    "18": _m(_F, R.AUTHORIZATION, "initiator credential check failure"),
+    "19": _m(_U, None, "message sequencing failure"),
+    "20": _m(_F, R.AUTHORIZATION, "unresolved initiator"),
+    "21": _m(_F, R.AUTHORIZATION, "initiator to primary party permission failure"),
+    "22": _m(_F, R.AUTHORIZATION, "initiator to receiver party permission failure"),
+    "24": _m(_F, R.INVALID_REQUEST, "missing mandatory fields"),
+    "25": _m(_F, R.INVALID_REQUEST, "invalid request parameters"),
+    "26": _m(_F, R.OTHER, "traffic blocking: system too busy"),
+    "29": _m(_F, R.INVALID_REQUEST, "invalid command"),
+    "100000000": _m(_P, None, "request cached, waiting for resending"),
+    "100000001": _m(_F, R.OTHER, "system overload"),
+    "100000002": _m(_F, R.OTHER, "throttling"),
+    "100000004": _m(_U, None, "internal error"),
+    "100000005": _m(_F, R.INVALID_REQUEST, "invalid input value"),
+    "100000007": _m(_U, None, "service status abnormal"),
+    "100000009": _m(_U, None, "API status abnormal"),
+    "100000010": _m(_F, R.AUTHORIZATION, "insufficient permissions"),
+    "100000011": _m(_F, R.OTHER, "request-rate limit exceeded"),
+    "00.002.1001": _m(_F, R.OTHER, "service under maintenance"),
+}
+
+#: B2C result ``ResultCode`` (§12.2, with §12.3 underneath).
+B2C_RESULTS: Mapping[str, Meaning] = {
+    **GENERIC_RESULTS,
+    "1": _m(_F, R.INSUFFICIENT_FUNDS, "insufficient balance in the B2C utility account"),
+    "2": _m(_F, R.LIMIT_EXCEEDED, "below minimum amount"),
+    "3": _m(_F, R.LIMIT_EXCEEDED, "above maximum amount"),
+    "4": _m(_F, R.LIMIT_EXCEEDED, "would exceed the customer's daily limit"),
+    "8": _m(_F, R.LIMIT_EXCEEDED, "would exceed the customer's maximum balance"),
+    "11": _m(_F, R.ACCOUNT_BLOCKED, "debit party (shortcode) in an invalid state"),
+    "21": _m(_F, R.AUTHORIZATION, "initiator not allowed (missing B2C initiator role)"),
+    "2001": _m(_F, R.AUTHORIZATION, "initiator information invalid"),
+    "2006": _m(_F, R.ACCOUNT_BLOCKED, "account status does not allow the transaction"),
+    "2028": _m(_F, R.AUTHORIZATION, "shortcode not permitted for B2C"),
+    "2040": _m(_F, R.INVALID_NUMBER, "credit party customer type not supported"),
+    "8006": _m(_F, R.AUTHORIZATION, "security credential (operator password) locked"),
+    "SFC_IC0003": _m(_F, R.INVALID_NUMBER, "receiving number invalid or not on M-Pesa"),
+}
+
+#: Reversal result ``ResultCode`` (§11.2, initiator codes of §12.2/§12.3 underneath).
+REVERSAL_RESULTS: Mapping[str, Meaning] = {
+    **GENERIC_RESULTS,
+    "1": _m(_F, R.INSUFFICIENT_FUNDS, "insufficient balance to reverse"),
+    "11": _m(_F, R.ACCOUNT_BLOCKED, "debit party in an invalid state"),
+    "2001": _m(_F, R.AUTHORIZATION, "initiator information invalid"),
+    "2006": _m(_F, R.ACCOUNT_BLOCKED, "account status does not allow the transaction"),
+    "8006": _m(_F, R.AUTHORIZATION, "security credential (operator password) locked"),
+    "R000001": _m(_F, R.DUPLICATE, "transaction already reversed"),
+    "R000002": _m(_F, R.NOT_FOUND, "invalid original transaction id"),
+    "SFC_IC0003": _m(_F, R.AUTHORIZATION, "operator does not exist"),
+}
+
+#: Result codes of a *query* (Transaction Status, Account Balance) that mean our
+#: credentials or operator roles were refused: the query never ran (§4, §11.1, §12.3).
+QUERY_CREDENTIAL_FAILURES: Mapping[str, str] = {
+    "2001": "initiator information invalid (operator name, password or certificate)",
+    "8006": "security credential (operator password) locked",
+    "18": "initiator credential check failure",
+    "20": "unresolved initiator",
+    "21": "initiator to primary party permission failure",
+    "100000010": "insufficient permissions",
+    "SFC_IC0003": "operator does not exist",
+}
+
+#: ``TransactionStatus`` values of a Transaction Status result (§11.1 documents only
+#: ``Completed``; the others are common practice and kept conservative). Compared
+#: case-insensitively; anything else is UNKNOWN.
+TRANSACTION_STATUSES: Mapping[str, Meaning] = {
+    "completed": _m(_S, None, "completed"),
+    "failed": _m(_F, R.OTHER, "failed"),
+    "declined": _m(_F, R.OTHER, "declined"),
+    "cancelled": _m(_F, R.CANCELLED, "cancelled"),
+    "expired": _m(_F, R.EXPIRED, "expired"),
+    "pending": _m(_P, None, "pending"),
+    "processing": _m(_P, None, "processing"),
+}
+
+#: C2B validation answers (§8.2): accept with "0", reject with one of these.
+C2B_ACCEPT = "0"
+C2B_INVALID_MSISDN = "C2B00011"
+C2B_INVALID_ACCOUNT = "C2B00012"
+C2B_INVALID_AMOUNT = "C2B00013"
+C2B_INVALID_KYC = "C2B00014"
+C2B_INVALID_SHORTCODE = "C2B00015"
+C2B_OTHER_ERROR = "C2B00016"
+C2B_VALIDATION_RESULTS: Mapping[str, str] = {
+    C2B_ACCEPT: "Accepted",
+    C2B_INVALID_MSISDN: "Invalid MSISDN",
+    C2B_INVALID_ACCOUNT: "Invalid Account Number",
+    C2B_INVALID_AMOUNT: "Invalid Amount",
+    C2B_INVALID_KYC: "Invalid KYC Details",
+    C2B_INVALID_SHORTCODE: "Invalid Shortcode",
+    C2B_OTHER_ERROR: "Other Error",
+}
+
+
+def status_from(
+    table: Mapping[str, Meaning],
+    code: str,
+    message: str,
+    *,
+    provider_reference: str | None = None,
+    amount: Money | None = None,
+    fee: Money | None = None,
+    msisdn: str | None = None,
+    completed_at: datetime | None = None,
+) -> ProviderStatus:
+    """Map ``code`` through ``table``; an unknown code is UNKNOWN, never FAILED.
+
+    A receipt, amount or time is attached only to a success: a failure's ``TransactionID``
+    is a placeholder (§3)."""
+    meaning = table.get(code.strip())
+    if meaning is None:
+        return ProviderStatus(Outcome.UNKNOWN, code, message or "unknown result code")
+    success = meaning.outcome is Outcome.SUCCEEDED
+    return ProviderStatus(
+        outcome=meaning.outcome,
+        provider_code=code,
+        provider_message=message or meaning.text,
+        reason=meaning.reason,
+        provider_reference=provider_reference if success else None,
+        amount=amount if success else None,
+        fee=fee if success else None,
+        msisdn=msisdn,
+        completed_at=completed_at if success else None,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# synchronous errors (§5, §7, §8.1, §12.4)
+# --------------------------------------------------------------------------------------
+
+
+class ErrorKind(StrEnum):
+    """What a synchronous error answer tells the connector to do."""
+
+    TOKEN = "token"  # noqa: S105 - a kind name; the bearer token is invalid: refresh once, resend once
+    AUTHENTICATION = "authentication"  # our credentials or password were refused
+    REJECTED = "rejected"  # the request itself was refused: final, nothing moved
+    THROTTLED = "throttled"  # refused at the gateway (spike arrest, quota): nothing moved
+    DUPLICATE = "duplicate"  # an id we sent was seen before: the first may have worked
+    IN_PROGRESS = "in_progress"  # STK query: the customer has not finished
+    UNKNOWN = "unknown"  # the request may have been processed
+
+
+SYNC_ERRORS: Mapping[str, ErrorKind] = {
+    "400.002.02": ErrorKind.REJECTED,  # Bad Request – Invalid <field>
+    "400.002.05": ErrorKind.REJECTED,  # invalid request payload
+    "400.003.01": ErrorKind.TOKEN,  # invalid access token (C2B, status pages)
+    "400.003.02": ErrorKind.REJECTED,  # bad request
+    "400.008.01": ErrorKind.AUTHENTICATION,  # OAuth: not Basic
+    "400.008.02": ErrorKind.AUTHENTICATION,  # OAuth: wrong grant type
+    "401.002.01": ErrorKind.TOKEN,  # invalid access token (balance page)
+    "404.001.01": ErrorKind.REJECTED,  # resource not found
+    "404.001.03": ErrorKind.TOKEN,  # invalid access token (STK, reversal pages)
+    "404.001.04": ErrorKind.TOKEN,  # invalid authentication header: treat as token (§2)
+    "404.002.01": ErrorKind.REJECTED,
+    "404.003.01": ErrorKind.REJECTED,
+    "405.001": ErrorKind.REJECTED,  # method not allowed
+    "500.001.1001": ErrorKind.UNKNOWN,  # business errors: decided by message, below
+    "500.002.1001": ErrorKind.DUPLICATE,  # duplicate OriginatorConversationID
+    "500.003.02": ErrorKind.THROTTLED,  # spike arrest / system busy
+    "500.003.03": ErrorKind.THROTTLED,  # quota violation
+    "500.003.1001": ErrorKind.UNKNOWN,  # internal server error (or, by message, below)
+}
+
+#: One ``errorCode`` covers unrelated errors; branch on the message (§5, §7, §8.1).
+#: Matched as lower-case substrings, first match wins.
+ERROR_MESSAGES: tuple[tuple[str, ErrorKind, FailureReason | None], ...] = (
+    ("being processed", ErrorKind.IN_PROGRESS, None),
+    ("merchant does not exist", ErrorKind.REJECTED, R.AUTHORIZATION),
+    ("wrong credentials", ErrorKind.AUTHENTICATION, R.AUTHORIZATION),
+    ("unable to lock subscriber", ErrorKind.REJECTED, R.OTHER),
+    ("already registered", ErrorKind.REJECTED, R.DUPLICATE),
+    ("duplicate notification info", ErrorKind.REJECTED, R.DUPLICATE),
+    ("duplicate originatorconversationid", ErrorKind.DUPLICATE, R.DUPLICATE),
+    ("invalid access token", ErrorKind.TOKEN, None),
+    ("spike arrest", ErrorKind.THROTTLED, None),
+    ("quota violation", ErrorKind.THROTTLED, None),
+    ("system is busy", ErrorKind.THROTTLED, None),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorVerdict:
+    kind: ErrorKind
+    reason: FailureReason | None = None
+
+
+def classify_error(http_status: int, error_code: str | None, message: str) -> ErrorVerdict:
+    """What a non-success answer means. ``error_code`` is None when the body was not an
+    error envelope (a bare 5xx from a proxy, a 401 with an HTML page…)."""
+    lowered = message.lower()
+    if error_code in (None, "500.001.1001", "500.003.1001", "unreadable"):
+        for fragment, kind, reason in ERROR_MESSAGES:
+            if fragment in lowered:
+                return ErrorVerdict(kind, reason)
+    if error_code is not None and error_code in SYNC_ERRORS:
+        return ErrorVerdict(SYNC_ERRORS[error_code], _reason_for(SYNC_ERRORS[error_code]))
+    if http_status in (401, 403):
+        return ErrorVerdict(ErrorKind.TOKEN)
+    if http_status == 429:
+        return ErrorVerdict(ErrorKind.THROTTLED)
+    if 400 <= http_status < 500:
+        return ErrorVerdict(ErrorKind.REJECTED, R.INVALID_REQUEST)
+    return ErrorVerdict(ErrorKind.UNKNOWN)  # 5xx, or a 2xx/3xx we cannot read
+
+
+def _reason_for(kind: ErrorKind) -> FailureReason | None:
+    return {
+        ErrorKind.REJECTED: R.INVALID_REQUEST,
+        ErrorKind.AUTHENTICATION: R.AUTHORIZATION,
+        ErrorKind.DUPLICATE: R.DUPLICATE,
+    }.get(kind)
+
+
+# --------------------------------------------------------------------------------------
+# amounts
+# --------------------------------------------------------------------------------------
+
+
+def to_shillings(amount: Money) -> int:
+    """A Daraja ``Amount``: whole shillings as an integer (§5, §13.9). Refuses other
+    currencies, cents (never rounded) and amounts outside 1–250,000."""
+    if amount.currency != CURRENCY:
+        raise CurrencyMismatch(f"M-Pesa moves {CURRENCY} only, not {amount.currency}")
+    if amount.minor % 100:
+        raise InvalidAmount(
+            f"{amount} has cents; M-Pesa moves whole shillings only, and QMOI never rounds"
+        )
+    shillings = amount.minor // 100
+    if not MIN_SHILLINGS <= shillings <= MAX_SHILLINGS:
+        raise InvalidAmount(
+            f"{amount} is outside M-Pesa's per-transaction range of "
+            f"{MIN_SHILLINGS}–{MAX_SHILLINGS:,} shillings"
+        )
+    return shillings
+
+
+_AMOUNT_TEXT = re.compile(r"^-?\d{1,15}(\.\d{1,6})?$")
+
+
+class AmountError(ValueError):
+    """An amount in a Daraja body that cannot be money; ``reason`` as for callbacks."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _decimal(value: str | int | Decimal | None, name: str) -> Decimal:
+    if value is None:
+        raise AmountError("missing_field", f"{name} is missing")
+    if isinstance(value, bool):
+        raise AmountError("invalid_amount", f"{name} is a boolean")
+    if isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str):
+        cleaned = value.strip().replace(",", "")
+        if not _AMOUNT_TEXT.match(cleaned):
+            raise AmountError("invalid_amount", f"{name} {value!r} is not an amount")
+        try:
+            number = Decimal(cleaned)
+        except InvalidOperation as exc:  # pragma: no cover - the pattern excludes this
+            raise AmountError("invalid_amount", f"{name} is not an amount") from exc
+    else:
+        raise AmountError("invalid_amount", f"{name} has type {type(value).__name__}")
+    if not number.is_finite() or abs(number) > MAX_INBOUND_SHILLINGS:
+        raise AmountError("invalid_amount", f"{name} is not a plausible amount")
+    return number
+
+
+def transaction_amount(value: str | int | Decimal | None, name: str = "Amount") -> Money:
+    """A transaction amount Daraja reports: positive whole shillings (``150``,
+    ``150.00``, ``"150.00"``). Fractional shillings are refused, not rounded: Daraja
+    moves whole shillings only (§5, §8.2, §13.9)."""
+    number = _decimal(value, name)
+    if number <= 0:
+        raise AmountError("invalid_amount", f"{name} is not positive")
+    if number != number.to_integral_value():
+        raise AmountError("fractional_amount", f"{name} has fractional shillings")
+    return Money(int(number) * 100, CURRENCY)
+
+
+def balance_amount(value: str | int | Decimal | None, name: str = "balance") -> Money:
+    """An account balance: may be negative (``Charges Paid Account``) and carry cents;
+    more than two decimals is refused (never rounded)."""
+    number = _decimal(value, name)
+    cents = number * 100
+    if cents != cents.to_integral_value():
+        raise AmountError("invalid_amount", f"{name} has more than two decimals")
+    return Money(int(cents), CURRENCY)
+
+
+def fee_from_charges(value: str | int | Decimal | None) -> Money | None:
+    """``DebitPartyCharges`` of a status result, e.g. ``Fee For B2C Payment|KES|22.40``
+    (§9, unconfirmed as a reliable fee source); None when absent or unreadable."""
+    if value is None:
+        return None
+    parts = [p.strip() for p in str(value).split("|")]
+    candidate = parts[2] if len(parts) >= 3 and parts[1].upper() == CURRENCY else None
+    if candidate is None:
+        return None
+    try:
+        fee = balance_amount(candidate, "DebitPartyCharges")
+    except AmountError:
+        return None
+    return fee if fee.minor >= 0 else None
+
+
+# --------------------------------------------------------------------------------------
+# time
+# --------------------------------------------------------------------------------------
+
+
+def nairobi_timestamp(instant: datetime) -> str:
+    """``YYYYMMDDHHmmss`` in Africa/Nairobi (§5) from an aware instant."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError("the instant must be timezone-aware")
+    return instant.astimezone(NAIROBI).strftime("%Y%m%d%H%M%S")
+
+
+def compact_time(value: str) -> datetime:
+    """``20260101093102`` (Nairobi, no zone on the wire) → aware UTC instant."""
+    if not re.fullmatch(r"\d{14}", value):
+        raise ValueError(f"{value!r} is not YYYYMMDDHHmmss")
+    local = datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI)
+    return local.astimezone(UTC)
+
+
+def dotted_time(value: str) -> datetime:
+    """``01.01.2026 10:20:31`` (B2C ``TransactionCompletedDateTime``, Nairobi assumed)."""
+    local = datetime.strptime(value.strip(), "%d.%m.%Y %H:%M:%S").replace(tzinfo=NAIROBI)
+    return local.astimezone(UTC)
+
+
+def any_time(value: str | int | Decimal | None) -> datetime | None:
+    """A result timestamp in either documented format; None when absent or unreadable
+    (result times are informative, never the basis of a booking decision)."""
+    if value is None:
+        return None
+    candidate = str(value).strip()
+    for parse in (compact_time, dotted_time):
+        try:
+            return parse(candidate)
+        except ValueError:
+            continue
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# numbers and people
+# --------------------------------------------------------------------------------------
+
+_MSISDN = re.compile(r"^254(7\d{8}|1\d{8})$")
+
+
+def is_msisdn(value: str) -> bool:
+    """A Kenyan mobile number in Daraja's ``2547XXXXXXXX`` / ``2541XXXXXXXX`` form."""
+    return bool(_MSISDN.match(value))
+
+
+def msisdn_prefix(value: str | None) -> str | None:
+    """The MSISDN at the start of ``"254708374149 - JOHN DOE"``; None if masked/absent."""
+    if not value:
+        return None
+    head = value.split("-", 1)[0].strip()
+    return head if is_msisdn(head) else None
+
+
+def mask_msisdn(value: str | None) -> str:
+    """Everything but the last three digits hidden: the only form a number may be logged."""
+    if not value:
+        return ""
+    return "*" * max(len(value) - 3, 0) + value[-3:]
