@@ -15,24 +15,33 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from qmoi import __version__
+from qmoi.api.errors import ApiError, error_body, respond
+from qmoi.api.routes import callbacks, revenue
 from qmoi.bootstrap import Container
 from qmoi.db.migrate import health as database_health
-from qmoi.errors import QmoiError, StoreError
+from qmoi.errors import QmoiError
 
 log = structlog.get_logger("qmoi.api")
 
 
-def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **extra}}
-
-
 def create_app(container: Container) -> FastAPI:
+    """The API over a built container (its ``services`` must be wired for the revenue
+    routes; health routes work without)."""
     app = FastAPI(
         title="QMOI",
         version=__version__,
         description="Collect Airtel Money and M-Pesa payments, track targets, pay the owner.",
     )
     app.state.container = container
+    app.state.services = container.services
+    master = container.settings.master_key
+    app.state.master_key = master.get_secret_value() if master is not None else None
+    app.include_router(revenue.router)
+    app.include_router(callbacks.router)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return respond(exc)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -42,17 +51,22 @@ def create_app(container: Container) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+            for e in exc.errors()
         ]
+        code = (
+            "invalid_amount"
+            if any("amount" in p.split(":")[0] for p in problems)
+            else "invalid_request"
+        )
         return JSONResponse(
-            error_body("invalid_request", "; ".join(problems) or "the request is malformed"),
+            error_body(code, "; ".join(problems) or "the request is malformed"),
             status_code=422,
         )
 
     @app.exception_handler(QmoiError)
     async def qmoi_error(_: Request, exc: QmoiError) -> JSONResponse:
-        status = 503 if isinstance(exc, StoreError) else 400
-        return JSONResponse(error_body(exc.code, exc.message), status_code=status)
+        return respond(exc)
 
     @app.exception_handler(Exception)
     async def internal_error(_: Request, exc: Exception) -> JSONResponse:

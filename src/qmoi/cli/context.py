@@ -20,7 +20,7 @@ class CliContext:
     _settings: Settings | None = None
     _container: Container | None = field(default=None, repr=False)
 
-    def settings(self) -> Settings:
+    def settings(self, *, debug: bool = False) -> Settings:
         if self._settings is None:
 
             def keep(report: Report) -> None:
@@ -30,9 +30,9 @@ class CliContext:
             s = self._settings
             logs.configure(
                 s.log_dir,
-                debug=s.debug,
+                debug=s.debug or debug,
                 debug_airtel=s.airtel.debug,
-                console=False,
+                console=debug,
                 secrets=_secrets(s),
             )
         return self._settings

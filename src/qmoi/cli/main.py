@@ -14,7 +14,7 @@ from qmoi.cli import audit, db, ledger
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import INTERNAL, USAGE, fail
 from qmoi.cli.sandbox import sandbox
-from qmoi.cli.start import start
+from qmoi.cli.start import api, start, worker
 from qmoi.cli.validate import validate
 from qmoi.errors import QmoiError
 
@@ -42,6 +42,8 @@ def root(
 
 app.command("validate")(validate)
 app.command("start")(start)
+app.command("api")(api)
+app.command("worker")(worker)
 app.command("sandbox", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     sandbox
 )

@@ -40,7 +40,7 @@ def violates(exc: IntegrityError, constraint: str, columns: str) -> bool:
     return f"UNIQUE constraint failed: {columns}" in str(exc.orig)
 
 
-def _insert(session: Session, table: Any) -> Any:
+def dialect_insert(session: Session, table: Any) -> Any:
     """A dialect insert that supports ON CONFLICT."""
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return module.insert(table)
@@ -73,7 +73,9 @@ class AccountDirectory:
                 }
                 for name, currency in sorted(missing)
             ]
-            session.execute(_insert(session, t.accounts).values(rows).on_conflict_do_nothing())
+            session.execute(
+                dialect_insert(session, t.accounts).values(rows).on_conflict_do_nothing()
+            )
             for row in session.execute(
                 select(t.accounts.c.id, t.accounts.c.name, t.accounts.c.currency)
             ):
@@ -141,7 +143,7 @@ class LedgerRepository:
                     reference=entry.reference,
                     occurred_at=entry.occurred_at,
                     recorded_at=self._now,
-                    business_day=business_day(entry.occurred_at, self._tz),
+                    business_day=business_day(self._now, self._tz),
                     currency=currency,
                     amount_minor=entry.amount.minor,
                     provider=entry.provider,
@@ -345,7 +347,9 @@ class MetaRepository:
     def set_once(self, key: str, value: str) -> str:
         """Store ``value`` unless the key exists; returns the stored value either way."""
         self._session.execute(
-            _insert(self._session, t.meta).values(key=key, value=value).on_conflict_do_nothing()
+            dialect_insert(self._session, t.meta)
+            .values(key=key, value=value)
+            .on_conflict_do_nothing()
         )
         stored = self.get(key)
         assert stored is not None  # noqa: S101 - just written or already there

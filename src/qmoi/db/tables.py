@@ -187,6 +187,10 @@ collections = Table(
     Index("ix_collections_due", "state", "next_check_at"),
 )
 
+# One live auto-transfer per (provider, day, sequence): a failed chunk may be retried and
+# a fallback on the other provider is not that provider's own chunk.
+LIVE_CHUNK = "trigger = 'auto' AND fallback_of IS NULL AND state <> 'failed'"
+
 transfers = Table(
     "transfers",
     metadata,
@@ -223,8 +227,8 @@ transfers = Table(
         "business_day",
         "sequence",
         unique=True,
-        sqlite_where=text("trigger = 'auto'"),
-        postgresql_where=text("trigger = 'auto'"),
+        sqlite_where=text(LIVE_CHUNK),
+        postgresql_where=text(LIVE_CHUNK),
     ),
     Index("ix_transfers_due", "state", "next_check_at"),
 )
@@ -252,6 +256,72 @@ idempotency_keys = Table(
     Column("status_code", Integer, nullable=True),
     Column("response", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Income per (day, hour, provider, stream), moved in the same transaction as the entry,
+# so the metrics never scan the ledger.
+revenue_totals = Table(
+    "revenue_totals",
+    metadata,
+    Column("business_day", Date, primary_key=True),
+    Column("hour", Integer, primary_key=True),  # 0-23 in QMOI_TIMEZONE
+    Column("provider", String(16), primary_key=True),
+    Column("stream", String(32), primary_key=True),
+    Column("currency", String(3), nullable=False),
+    _money("amount_minor", nullable=False),
+    Column("payments", Integer, nullable=False),
+    CheckConstraint("hour BETWEEN 0 AND 23", name="hour_of_day"),
+)
+
+# Day closes (at midnight) and Z-reports (qmoi revenue reset): frozen figures, never
+# deleted. Counting periods start after the latest one of the day.
+day_closes = Table(
+    "day_closes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider", String(16), nullable=False),
+    Column("business_day", Date, nullable=False),
+    Column("kind", String(8), nullable=False),  # close | reset
+    Column("closed_at", UTCDateTime, nullable=False),
+    Column("currency", String(3), nullable=False),
+    _money("earned_minor", nullable=False),
+    Column("totals", Text, nullable=False),  # {"stream": minor, ...}
+    Column("target_minor", BigInteger, nullable=False),
+    Column("actor", String(64), nullable=False),
+    CheckConstraint("kind IN ('close', 'reset')", name="kind_known"),
+    Index(
+        "uq_day_closes_close",
+        "provider",
+        "business_day",
+        unique=True,
+        sqlite_where=text("kind = 'close'"),
+        postgresql_where=text("kind = 'close'"),
+    ),
+)
+
+# One row per run of a scheduled job that only one worker may do (a sales cycle slot).
+job_slots = Table(
+    "job_slots",
+    metadata,
+    Column("job", String(64), primary_key=True),
+    Column("slot", String(64), primary_key=True),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("owner", String(64), nullable=False),
+)
+
+# The owner's notifications, written with the event that caused them; delivered by the
+# notifier (a failing channel never blocks money).
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("provider", String(16), nullable=True),
+    Column("dedupe_key", String(128), nullable=True, unique=True),
+    Column("message", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
 )
 
 APPEND_ONLY_TABLES = ("journal_entries", "postings", "audit_log")

@@ -3,7 +3,8 @@ time it runs at. Leaving the block without ``commit()`` rolls everything back.""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from types import TracebackType
 from zoneinfo import ZoneInfo
@@ -12,8 +13,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from qmoi.db.coordination import IdempotencyKeys, JobSlots, NotificationOutbox
 from qmoi.db.engine import READ_ONLY, describe
+from qmoi.db.inbox import InboxRepository
 from qmoi.db.repositories import AccountDirectory, AuditRepository, LedgerRepository, MetaRepository
+from qmoi.db.totals import RevenueTotalsRepository
+from qmoi.db.work import CollectionRepository, TransferRepository
 from qmoi.domain.audit import AuditSigner
 from qmoi.domain.clock import Clock
 from qmoi.errors import StoreError
@@ -25,6 +30,13 @@ class SqlUnitOfWork(AbstractContextManager["SqlUnitOfWork"]):
     ledger: LedgerRepository
     audit: AuditRepository
     meta: MetaRepository
+    collections: CollectionRepository
+    transfers: TransferRepository
+    inbox: InboxRepository
+    totals: RevenueTotalsRepository
+    slots: JobSlots
+    notifications: NotificationOutbox
+    idempotency: IdempotencyKeys
     session: Session
     now: datetime
 
@@ -42,7 +54,20 @@ class SqlUnitOfWork(AbstractContextManager["SqlUnitOfWork"]):
         self.ledger = LedgerRepository(self.session, factory.accounts, factory.tz, self.now)
         self.audit = AuditRepository(self.session, factory.signer)
         self.meta = MetaRepository(self.session)
+        self.collections = CollectionRepository(self.session)
+        self.transfers = TransferRepository(self.session)
+        self.inbox = InboxRepository(self.session)
+        self.totals = RevenueTotalsRepository(self.session)
+        self.slots = JobSlots(self.session)
+        self.notifications = NotificationOutbox(self.session)
+        self.idempotency = IdempotencyKeys(self.session)
         return self
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: an error inside undoes only what the block did."""
+        with self.session.begin_nested():
+            yield
 
     def commit(self) -> None:
         try:

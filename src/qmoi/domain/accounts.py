@@ -51,6 +51,11 @@ def fees(provider: str) -> str:
     return f"expenses:{provider}:fees"
 
 
+def fees_payable(provider: str) -> str:
+    """Fees a provider took from float our books did not hold."""
+    return f"liabilities:{provider}:fees_payable"
+
+
 def kind_of(account: str) -> AccountKind:
     prefix = account.split(":", 1)[0]
     try:

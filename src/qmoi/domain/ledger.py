@@ -235,6 +235,23 @@ def fee_charged(
     )
 
 
+def fee_payable(
+    provider: str, fee: Money, reference: str, occurred_at: datetime, *, sandbox: bool
+) -> JournalEntry:
+    """A fee the provider took from float our books do not hold: owed, not overdrawn."""
+    return _entry(
+        EntryKind.FEE,
+        accounts.fees(provider),
+        accounts.fees_payable(provider),
+        fee,
+        occurred_at,
+        reference,
+        f"{provider} fee taken from unbooked float",
+        sandbox=sandbox,
+        provider=provider,
+    )
+
+
 @dataclass
 class Ledger:
     """The whole book in memory; the reference model the database store must agree with."""

@@ -80,7 +80,7 @@ TOKEN_REFRESH_MARGIN_S = 60.0
 #: Default seconds to wait for a result callback (balance, status, reversal).
 RESULT_TIMEOUT_S = 30.0
 
-logger = structlog.get_logger("qmoi.providers.mpesa").bind(provider=PROVIDER)
+logger = structlog.get_logger("qmoi.providers.mpesa", provider=PROVIDER)
 
 
 class _QueryInProgress(OutcomeUnknown):

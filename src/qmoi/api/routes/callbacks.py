@@ -1,0 +1,85 @@
+"""Provider callback routes. Each stores the raw callback (through the callbacks service)
+and answers at once; booking happens when the inbox is processed.
+
+Airtel posts collection and disbursement callbacks to one URL; the transaction id tells
+them apart (transfers carry ``QMOI-…`` references, collections ``QC-…``). M-Pesa's are
+mounted twice: under MISSION.md's ``/api/mpesa/{token}/…`` and under ``/hooks/{token}/…``,
+the prefix QMOI registers with Daraja (Daraja refuses callback URLs containing "mpesa").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from qmoi.api.deps import ServicesDep
+from qmoi.api.errors import ApiError
+from qmoi.providers.base import CallbackKind
+from qmoi.services.callbacks import receive
+from qmoi.services.context import Services
+
+router = APIRouter(tags=["callbacks"])
+
+MAX_BODY = 64 * 1024
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise ApiError(413, "payload_too_large", f"callbacks are at most {MAX_BODY} bytes")
+    return body
+
+
+def _airtel_kind(body: bytes) -> CallbackKind:
+    try:
+        data: Any = json.loads(body)
+        transaction_id = str(data["transaction"]["id"])
+    except (ValueError, KeyError, TypeError):
+        return CallbackKind.COLLECTION  # the parser will say what is wrong with it
+    return (
+        CallbackKind.DISBURSEMENT if transaction_id.startswith("QMOI-") else CallbackKind.COLLECTION
+    )
+
+
+@router.post("/api/airtel/callback", summary="Airtel collection and disbursement callbacks")
+async def airtel_callback(request: Request, svc: ServicesDep) -> JSONResponse:
+    if "airtel" not in svc.providers:
+        raise ApiError(404, "not_found", "Airtel is not configured")
+    body = await _body(request)
+    receipt = await asyncio.to_thread(
+        receive, svc, "airtel", _airtel_kind(body), dict(request.headers), body
+    )
+    return JSONResponse(receipt.body, status_code=receipt.status_code)
+
+
+async def _mpesa(request: Request, svc: Services, token: str, sub: str) -> JSONResponse:
+    connector = svc.providers.get("mpesa")
+    if connector is None:
+        raise ApiError(404, "not_found", "M-Pesa is not configured")
+    from qmoi.providers.mpesa.callbacks import CALLBACK_ROUTES
+
+    if not connector.callback_token_valid(token):  # type: ignore[attr-defined]
+        raise ApiError(404, "not_found", "Not Found")  # do not confirm the route exists
+    source = request.client.host if request.client else None
+    if not connector.callback_source_allowed(source):  # type: ignore[attr-defined]
+        raise ApiError(403, "forbidden_source", "callbacks are not accepted from this address")
+    kind = CALLBACK_ROUTES.get("/" + sub.strip("/"))
+    if kind is None:
+        raise ApiError(404, "not_found", "Not Found")
+    body = await _body(request)
+    receipt = await asyncio.to_thread(receive, svc, "mpesa", kind, dict(request.headers), body)
+    return JSONResponse(receipt.body, status_code=receipt.status_code)
+
+
+@router.post("/api/mpesa/{token}/{sub:path}", summary="M-Pesa callbacks (MISSION.md path)")
+async def mpesa_callback(token: str, sub: str, request: Request, svc: ServicesDep) -> JSONResponse:
+    return await _mpesa(request, svc, token, sub)
+
+
+@router.post("/hooks/{token}/{sub:path}", summary="M-Pesa callbacks (path registered with Daraja)")
+async def hooks_callback(token: str, sub: str, request: Request, svc: ServicesDep) -> JSONResponse:
+    return await _mpesa(request, svc, token, sub)

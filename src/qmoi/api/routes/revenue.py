@@ -1,0 +1,290 @@
+"""``/api/qmoi/revenue/…``: start collections, transfer to the owner, balances, history
+and metrics. Thin: parse, call one service, render."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Path, Query
+
+from qmoi.api.deps import CallerDep, ServicesDep
+from qmoi.api.errors import ApiError
+from qmoi.api.idempotency import idempotent
+from qmoi.api.schemas import (
+    BalanceOut,
+    GenerateIn,
+    GenerateOut,
+    Metrics,
+    TransactionsOut,
+    TransferIn,
+    TransferOut,
+)
+from qmoi.config import normalise_msisdn
+from qmoi.db.queries import HistoryFilter, decode_cursor, encode_cursor, history
+from qmoi.domain import accounts
+from qmoi.domain.clock import day_bounds
+from qmoi.domain.collection import Collection
+from qmoi.domain.errors import InvalidAmount, UnknownStream
+from qmoi.domain.money import Money
+from qmoi.domain.streams import StreamKey, stream
+from qmoi.domain.transfer import Transfer
+from qmoi.providers.base import ProviderError
+from qmoi.services import metrics as metrics_service
+from qmoi.services.collections import InvalidRequest, PaymentRequest, start_collections
+from qmoi.services.context import Services
+from qmoi.services.sales import run_cycle
+from qmoi.services.transfers import TransferRefused, manual_transfer
+
+router = APIRouter(prefix="/api/qmoi/revenue", tags=["revenue"])
+
+ProviderPath = Annotated[str, Path(description="airtel or mpesa")]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def _provider(services: Services, provider: str) -> str:
+    if provider not in services.policy.providers:
+        raise ApiError(
+            404, "unknown_provider", f"{provider!r} is not a provider; use airtel or mpesa"
+        )
+    return provider
+
+
+def _amount(value: Any, currency: str, field: str = "amount") -> Money:
+    try:
+        money = Money.parse(value, currency)
+    except InvalidAmount as exc:
+        raise ApiError(422, "invalid_amount", f"{field}: {exc}") from exc
+    if not money.is_positive:
+        raise ApiError(422, "invalid_amount", f"{field}: must be more than zero")
+    return money
+
+
+def mask(msisdn: str | None) -> str | None:
+    if msisdn is None:
+        return None
+    return msisdn if "*" in msisdn or len(msisdn) < 7 else f"{msisdn[:3]}*****{msisdn[-3:]}"
+
+
+def collection_json(c: Collection) -> dict[str, Any]:
+    return {
+        "id": c.reference,
+        "reference": c.account_reference,
+        "stream": c.stream.value,
+        "amount": metrics_service.amount(c.amount),
+        "currency": c.amount.currency,
+        "status": c.state.value,
+        "msisdn": mask(c.msisdn),
+        "reason": c.reason,
+        "created_at": c.created_at.isoformat(),
+    }
+
+
+def transfer_json(x: Transfer) -> dict[str, Any]:
+    return {
+        "id": x.reference,
+        "provider": x.provider,
+        "trigger": x.trigger,
+        "amount": metrics_service.amount(x.amount),
+        "currency": x.amount.currency,
+        "status": x.state.value,
+        "msisdn": mask(x.msisdn),
+        "provider_reference": x.provider_reference,
+        "reason": x.reason,
+        "created_at": x.created_at.isoformat(),
+    }
+
+
+@router.post(
+    "/{provider}/generate",
+    response_model=GenerateOut,
+    status_code=202,
+    summary="start collections (one USSD/STK push each); sandbox: empty body runs "
+    "one simulated sales cycle",
+)
+async def generate(
+    provider: ProviderPath,
+    who: CallerDep,
+    svc: ServicesDep,
+    body: Annotated[GenerateIn | None, Body()] = None,
+    key: IdempotencyKey = None,
+) -> Any:
+    name = _provider(svc, provider)
+    payload = body.model_dump(mode="json") if body is not None else {}
+
+    async def handle() -> tuple[int, Any]:
+        if body is None or not body.requests:
+            return 202, await _simulate(svc, name)
+        rules = svc.policy.provider(name)
+        requests = []
+        for index, item in enumerate(body.requests):
+            try:
+                key_ = stream(item.stream).key
+            except UnknownStream as exc:
+                raise ApiError(422, "unknown_stream", f"requests[{index}].stream: {exc}") from exc
+            number, problem = normalise_msisdn(item.msisdn, rules.network)
+            if problem:
+                raise ApiError(422, "invalid_msisdn", f"requests[{index}].msisdn: {problem}")
+            requests.append(
+                PaymentRequest(
+                    msisdn=number,
+                    amount=_amount(item.amount, rules.currency, f"requests[{index}].amount"),
+                    stream=key_,
+                    reference=item.reference,
+                )
+            )
+        try:
+            started = await start_collections(svc, name, requests, actor=who.actor)
+        except InvalidRequest as exc:
+            raise ApiError(422, exc.code, exc.message) from exc
+        return 202, {
+            "provider": name,
+            "collections": [collection_json(c) for c in started],
+            "simulated": False,
+        }
+
+    return await idempotent(svc, f"generate:{name}", key, payload, handle)
+
+
+async def _simulate(svc: Services, provider: str) -> dict[str, Any]:
+    customers = svc.sandbox_customers
+    if not svc.policy.sandbox or not customers:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "give at least one payment request (simulated sales exist only in the sandbox)",
+        )
+    rng = random.Random()  # noqa: S311 - simulated amounts, not secrets
+    started = await run_cycle(
+        svc, {provider: customers[provider]}, rng, slot=f"api:{datetime.now(UTC).isoformat()}"
+    )
+    return {
+        "provider": provider,
+        "collections": [collection_json(c) for c in started],
+        "simulated": True,
+    }
+
+
+@router.post(
+    "/{provider}/transfer",
+    response_model=TransferOut,
+    status_code=201,
+    summary="transfer to the owner's wallet now (honours Idempotency-Key)",
+)
+async def transfer(
+    provider: ProviderPath,
+    body: TransferIn,
+    who: CallerDep,
+    svc: ServicesDep,
+    key: IdempotencyKey = None,
+) -> Any:
+    name = _provider(svc, provider)
+    amount = _amount(body.amount, svc.policy.provider(name).currency)
+
+    async def handle() -> tuple[int, Any]:
+        try:
+            made = await manual_transfer(svc, name, amount, who.actor, key)
+        except TransferRefused as exc:
+            status = 409 if exc.code == "insufficient_funds" else 422
+            raise ApiError(status, exc.code, exc.message) from exc
+        return 201, transfer_json(made)
+
+    return await idempotent(
+        svc, f"transfer:{name}", key, {"amount": str(amount.to_decimal())}, handle
+    )
+
+
+@router.get("/{provider}/balance", response_model=BalanceOut)
+async def balance(provider: ProviderPath, _: CallerDep, svc: ServicesDep) -> Any:
+    name = _provider(svc, provider)
+    currency = svc.policy.provider(name).currency
+
+    def read() -> tuple[Money, Money, Money]:
+        with svc.uows(read_only=True) as uow:
+            wallet = uow.ledger.balance(accounts.wallet(name), currency)
+            reserved = uow.ledger.balance(accounts.in_transit(name), currency)
+            day = svc.policy.day(uow.now)
+            earned = Money(sum(uow.totals.by_stream(day, name).values()), currency)
+        return wallet, reserved, earned
+
+    wallet, reserved, earned = await asyncio.to_thread(read)
+    try:
+        reported: Money | None = (await svc.providers[name].balance()).available
+    except ProviderError:
+        reported = None
+    a = metrics_service.amount
+    return {
+        "provider": name,
+        "currency": currency,
+        "provider_balance": a(reported) if reported is not None else None,
+        "ledger_balance": a(wallet + reserved),
+        "available": a(wallet),
+        "reserved": a(reserved),
+        "todays_earnings": a(earned),
+    }
+
+
+@router.get("/{provider}/transactions", response_model=TransactionsOut)
+def transactions(
+    provider: ProviderPath,
+    _: CallerDep,
+    svc: ServicesDep,
+    since: Annotated[date | None, Query(alias="from", description="first day (inclusive)")] = None,
+    until: Annotated[date | None, Query(alias="to", description="last day (inclusive)")] = None,
+    stream_key: Annotated[str | None, Query(alias="stream")] = None,
+    status: Annotated[str | None, Query()] = None,
+    kind: Annotated[str | None, Query(description="collection, transfer or fee")] = None,
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Any:
+    name = _provider(svc, provider)
+    tz = svc.policy.tz
+    if stream_key is not None:
+        try:
+            stream(stream_key)
+        except UnknownStream as exc:
+            raise ApiError(422, "unknown_stream", str(exc)) from exc
+    if kind is not None and kind not in ("collection", "transfer", "fee"):
+        raise ApiError(422, "invalid_request", "kind must be collection, transfer or fee")
+    try:
+        position = decode_cursor(cursor) if cursor else None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(422, "invalid_cursor", "that cursor is not one this API gave") from exc
+    where = HistoryFilter(
+        provider=name,
+        since=day_bounds(since, tz)[0] if since else None,
+        until=day_bounds(until, tz)[1] if until else None,
+        stream=stream_key,
+        status=status,
+        kind=kind,
+    )
+    with svc.uows(read_only=True) as uow:
+        rows = history(uow.session, where, limit + 1, position)  # type: ignore[attr-defined]
+    page = rows[:limit]
+    items = [
+        {
+            "id": r.reference,
+            "kind": r.kind,
+            "trigger": r.trigger,
+            "stream": r.stream,
+            "amount": metrics_service.amount(Money(r.amount_minor, r.currency)),
+            "currency": r.currency,
+            "status": r.status,
+            "msisdn": mask(r.msisdn),
+            "provider_reference": r.provider_reference,
+            "reason": r.reason,
+            "created_at": r.created_at.isoformat(),
+        }
+        for r in page
+    ]
+    return {"items": items, "next_cursor": encode_cursor(page[-1]) if len(rows) > limit else None}
+
+
+@router.get("/metrics", response_model=Metrics, summary="today's figures per provider and combined")
+def metrics(_: CallerDep, svc: ServicesDep) -> Any:
+    return metrics_service.metrics(svc)
+
+
+__all__ = ["StreamKey", "router"]

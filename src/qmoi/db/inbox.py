@@ -1,0 +1,97 @@
+"""The inbox: every provider callback stored raw before anything else happens.
+
+Unique on (provider, event id), so a duplicate delivery is acknowledged and ignored.
+Items are processed in batches claimed with ``FOR UPDATE SKIP LOCKED``: any number of
+processes drain it, each item once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from qmoi.db import tables as t
+from qmoi.db.repositories import dialect_insert
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    id: int
+    provider: str
+    kind: str
+    event_id: str
+    received_at: datetime
+    body: str
+
+
+class InboxRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self,
+        provider: str,
+        kind: str,
+        event_id: str,
+        body: str,
+        at: datetime,
+        status: str = "received",
+        reason: str | None = None,
+    ) -> int | None:
+        """Store a callback; None when this event was already stored (a duplicate)."""
+        statement = (
+            dialect_insert(self._session, t.inbox)
+            .values(
+                provider=provider,
+                kind=kind,
+                event_id=event_id[:200],
+                received_at=at,
+                body=body,
+                status=status,
+                reason=reason,
+            )
+            .on_conflict_do_nothing()
+            .returning(t.inbox.c.id)
+        )
+        return self._session.execute(statement).scalar_one_or_none()
+
+    def claim(self, limit: int) -> list[InboxItem]:
+        rows = self._session.execute(
+            select(
+                t.inbox.c.id,
+                t.inbox.c.provider,
+                t.inbox.c.kind,
+                t.inbox.c.event_id,
+                t.inbox.c.received_at,
+                t.inbox.c.body,
+            )
+            .where(t.inbox.c.status == "received")
+            .order_by(t.inbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        return [InboxItem(*row) for row in rows]
+
+    def mark(self, item_id: int, status: str, reason: str | None = None) -> None:
+        self._session.execute(
+            update(t.inbox).where(t.inbox.c.id == item_id).values(status=status, reason=reason)
+        )
+
+    def counts(self) -> dict[str, int]:
+        rows = self._session.execute(
+            select(t.inbox.c.status, func.count()).group_by(t.inbox.c.status)
+        ).all()
+        return {status: int(count) for status, count in rows}
+
+    def rejected_since(self, since: datetime) -> int:
+        return int(
+            self._session.scalar(
+                select(func.count())
+                .select_from(t.inbox)
+                .where(t.inbox.c.status == "rejected", t.inbox.c.received_at >= since)
+            )
+            or 0
+        )

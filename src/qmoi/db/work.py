@@ -1,0 +1,445 @@
+"""Collections and transfers: the work items of the revenue engine.
+
+Saving is a compare-and-set on the previous state (``UPDATE … WHERE state = :was``):
+when two processes try to move the same item, exactly one succeeds and the other is
+told, so a payment is booked once and a transfer settled once. Due items are claimed
+with ``FOR UPDATE SKIP LOCKED`` and a lease (``next_check_at`` pushed forward), so any
+number of workers share the work without a leader and nothing waits on a provider call
+inside a database transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from qmoi.db import tables as t
+from qmoi.db.repositories import violates
+from qmoi.domain.collection import Collection
+from qmoi.domain.money import Money
+from qmoi.domain.states import CollectionState, TransferState
+from qmoi.domain.streams import StreamKey
+from qmoi.domain.transfer import Transfer
+
+
+def _collection(row: Row[Any]) -> Collection:
+    return Collection(
+        id=row.id,
+        reference=row.reference,
+        provider=row.provider,
+        msisdn=row.msisdn,
+        amount=Money(int(row.amount_minor), row.currency),
+        stream=StreamKey(row.stream),
+        state=CollectionState(row.state),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        sandbox=row.sandbox,
+        origin=row.origin,
+        account_reference=row.account_reference,
+        provider_request_id=row.provider_request_id,
+        provider_reference=row.provider_reference,
+        reason=row.reason,
+        provider_code=row.provider_code,
+        provider_message=row.provider_message,
+        next_check_at=row.next_check_at,
+        attempts=row.attempts,
+        entry_id=row.entry_id,
+    )
+
+
+def _collection_values(c: Collection) -> dict[str, Any]:
+    return {
+        "reference": c.reference,
+        "provider": c.provider,
+        "provider_request_id": c.provider_request_id,
+        "provider_reference": c.provider_reference,
+        "msisdn": c.msisdn,
+        "amount_minor": c.amount.minor,
+        "currency": c.amount.currency,
+        "stream": c.stream.value,
+        "account_reference": c.account_reference,
+        "state": c.state.value,
+        "reason": c.reason,
+        "provider_code": c.provider_code,
+        "provider_message": (c.provider_message or "")[:500] or None,
+        "origin": c.origin,
+        "sandbox": c.sandbox,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+        "next_check_at": c.next_check_at,
+        "attempts": c.attempts,
+        "entry_id": c.entry_id,
+    }
+
+
+class CollectionRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, collection: Collection) -> Collection:
+        new_id = self._session.execute(
+            insert(t.collections)
+            .values(_collection_values(collection))
+            .returning(t.collections.c.id)
+        ).scalar_one()
+        return replace(collection, id=new_id)
+
+    def add_many(self, items: Sequence[Collection]) -> list[Collection]:
+        return [self.add(item) for item in items]
+
+    def get(self, collection_id: int) -> Collection | None:
+        row = self._session.execute(
+            select(t.collections).where(t.collections.c.id == collection_id)
+        ).first()
+        return _collection(row) if row else None
+
+    def by_reference(self, reference: str) -> Collection | None:
+        row = self._session.execute(
+            select(t.collections).where(t.collections.c.reference == reference)
+        ).first()
+        return _collection(row) if row else None
+
+    def by_provider_request(self, provider: str, request_id: str) -> Collection | None:
+        row = self._session.execute(
+            select(t.collections).where(
+                t.collections.c.provider == provider,
+                t.collections.c.provider_request_id == request_id,
+            )
+        ).first()
+        return _collection(row) if row else None
+
+    def by_provider_reference(self, provider: str, reference: str) -> Collection | None:
+        row = self._session.execute(
+            select(t.collections).where(
+                t.collections.c.provider == provider,
+                t.collections.c.provider_reference == reference,
+            )
+        ).first()
+        return _collection(row) if row else None
+
+    def unmatched_unknown(self, provider: str, msisdn: str, amount: Money) -> list[Collection]:
+        """Collections whose request may have reached the provider but that we cannot name
+        (no provider id came back): candidates for a callback we do not recognise."""
+        rows = self._session.execute(
+            select(t.collections).where(
+                t.collections.c.provider == provider,
+                t.collections.c.msisdn == msisdn,
+                t.collections.c.amount_minor == amount.minor,
+                t.collections.c.provider_request_id.is_(None),
+                t.collections.c.state.in_(
+                    [CollectionState.UNKNOWN.value, CollectionState.REQUESTED.value]
+                ),
+            )
+        )
+        return [_collection(r) for r in rows]
+
+    def save(self, collection: Collection, was: CollectionState) -> bool:
+        """Write ``collection`` if its stored state is still ``was``; False otherwise."""
+        assert collection.id is not None  # noqa: S101 - saved items were loaded
+        values = _collection_values(collection)
+        result = self._session.execute(
+            update(t.collections)
+            .where(t.collections.c.id == collection.id, t.collections.c.state == was.value)
+            .values(values)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[Collection]:
+        """Unfinished collections whose next check is due, leased to the caller."""
+        open_states = [
+            CollectionState.REQUESTED.value,
+            CollectionState.PENDING.value,
+            CollectionState.UNKNOWN.value,
+        ]
+        ids = list(
+            self._session.scalars(
+                select(t.collections.c.id)
+                .where(t.collections.c.state.in_(open_states), t.collections.c.next_check_at <= now)
+                .order_by(t.collections.c.next_check_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not ids:
+            return []
+        self._session.execute(
+            update(t.collections)
+            .where(t.collections.c.id.in_(ids))
+            .values(next_check_at=now + lease)
+        )
+        rows = self._session.execute(select(t.collections).where(t.collections.c.id.in_(ids)))
+        return [_collection(r) for r in rows]
+
+    def oldest_open(self) -> datetime | None:
+        oldest: datetime | None = self._session.scalar(
+            select(func.min(t.collections.c.created_at)).where(
+                t.collections.c.state.in_(
+                    [CollectionState.PENDING.value, CollectionState.UNKNOWN.value]
+                )
+            )
+        )
+        return oldest
+
+
+def _transfer(row: Row[Any]) -> Transfer:
+    return Transfer(
+        id=row.id,
+        reference=row.reference,
+        provider=row.provider,
+        trigger=row.trigger,
+        business_day=row.business_day,
+        sequence=row.sequence,
+        msisdn=row.msisdn,
+        amount=Money(int(row.amount_minor), row.currency),
+        state=TransferState(row.state),
+        actor=row.actor,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        sandbox=row.sandbox,
+        fee=Money(int(row.fee_minor), row.currency) if row.fee_minor is not None else None,
+        provider_request_id=row.provider_request_id,
+        provider_reference=row.provider_reference,
+        reason=row.reason,
+        provider_code=row.provider_code,
+        provider_message=row.provider_message,
+        fallback_of=row.fallback_of,
+        next_check_at=row.next_check_at,
+        attempts=row.attempts,
+    )
+
+
+def _transfer_values(x: Transfer) -> dict[str, Any]:
+    return {
+        "reference": x.reference,
+        "provider": x.provider,
+        "trigger": x.trigger,
+        "business_day": x.business_day,
+        "sequence": x.sequence,
+        "msisdn": x.msisdn,
+        "amount_minor": x.amount.minor,
+        "currency": x.amount.currency,
+        "fee_minor": x.fee.minor if x.fee is not None else None,
+        "state": x.state.value,
+        "provider_request_id": x.provider_request_id,
+        "provider_reference": x.provider_reference,
+        "reason": x.reason,
+        "provider_code": x.provider_code,
+        "provider_message": (x.provider_message or "")[:500] or None,
+        "fallback_of": x.fallback_of,
+        "actor": x.actor,
+        "sandbox": x.sandbox,
+        "created_at": x.created_at,
+        "updated_at": x.updated_at,
+        "next_check_at": x.next_check_at,
+        "attempts": x.attempts,
+    }
+
+
+class TransferRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, transfer: Transfer) -> Transfer | None:
+        """Insert; None when a transfer with the same identity already exists (another
+        worker planned this chunk, or the same idempotency key was used)."""
+        try:
+            with self._session.begin_nested():
+                new_id = self._session.execute(
+                    insert(t.transfers)
+                    .values(_transfer_values(transfer))
+                    .returning(t.transfers.c.id)
+                ).scalar_one()
+        except IntegrityError as exc:
+            if violates(exc, "uq_transfers_reference", "transfers.reference") or violates(
+                exc,
+                "uq_transfers_auto_chunk",
+                "transfers.provider, transfers.business_day, transfers.sequence",
+            ):
+                return None
+            raise
+        return replace(transfer, id=new_id)
+
+    def get(self, transfer_id: int) -> Transfer | None:
+        row = self._session.execute(
+            select(t.transfers).where(t.transfers.c.id == transfer_id)
+        ).first()
+        return _transfer(row) if row else None
+
+    def by_reference(self, reference: str) -> Transfer | None:
+        row = self._session.execute(
+            select(t.transfers).where(t.transfers.c.reference == reference)
+        ).first()
+        return _transfer(row) if row else None
+
+    def by_provider_request(self, provider: str, request_id: str) -> Transfer | None:
+        row = self._session.execute(
+            select(t.transfers).where(
+                t.transfers.c.provider == provider,
+                or_(
+                    t.transfers.c.provider_request_id == request_id,
+                    t.transfers.c.reference == request_id,
+                ),
+            )
+        ).first()
+        return _transfer(row) if row else None
+
+    def save(self, transfer: Transfer, was: TransferState) -> bool:
+        assert transfer.id is not None  # noqa: S101 - saved items were loaded
+        result = self._session.execute(
+            update(t.transfers)
+            .where(t.transfers.c.id == transfer.id, t.transfers.c.state == was.value)
+            .values(_transfer_values(transfer))
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def latest(
+        self, provider: str, *, trigger: str | None = None, day: date | None = None
+    ) -> Transfer | None:
+        query = select(t.transfers).where(t.transfers.c.provider == provider)
+        if trigger is not None:
+            query = query.where(t.transfers.c.trigger == trigger)
+        if day is not None:
+            query = query.where(t.transfers.c.business_day == day)
+        row = self._session.execute(query.order_by(t.transfers.c.id.desc()).limit(1)).first()
+        return _transfer(row) if row else None
+
+    def covered_chunks(self, provider: str, day: date) -> set[int]:
+        """Sequences of ``provider``'s auto chunks for ``day`` that are paid, under way, or
+        failed but carried on by a live fallback on the other provider."""
+        own = t.transfers.alias("own")
+        fallback = t.transfers.alias("fallback")
+        carried = (
+            select(fallback.c.id)
+            .where(fallback.c.fallback_of == own.c.id, fallback.c.state != "failed")
+            .exists()
+        )
+        return set(
+            self._session.scalars(
+                select(own.c.sequence).where(
+                    own.c.provider == provider,
+                    own.c.business_day == day,
+                    own.c.trigger == "auto",
+                    own.c.fallback_of.is_(None),
+                    or_(own.c.state != "failed", carried),
+                )
+            )
+        )
+
+    def latest_failed_auto(self, provider: str, day: date) -> Transfer | None:
+        row = self._session.execute(
+            select(t.transfers)
+            .where(
+                t.transfers.c.provider == provider,
+                t.transfers.c.business_day == day,
+                t.transfers.c.trigger == "auto",
+                t.transfers.c.fallback_of.is_(None),
+                t.transfers.c.state == "failed",
+            )
+            .order_by(t.transfers.c.updated_at.desc())
+            .limit(1)
+        ).first()
+        return _transfer(row) if row else None
+
+    def failed_auto_attempts(self, provider: str, day: date, sequence: int) -> int:
+        return int(
+            self._session.scalar(
+                select(func.count())
+                .select_from(t.transfers)
+                .where(
+                    t.transfers.c.provider == provider,
+                    t.transfers.c.business_day == day,
+                    t.transfers.c.sequence == sequence,
+                    t.transfers.c.trigger == "auto",
+                    t.transfers.c.fallback_of.is_(None),
+                    t.transfers.c.state == "failed",
+                )
+            )
+            or 0
+        )
+
+    def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[Transfer]:
+        open_states = [
+            TransferState.RESERVED.value,
+            TransferState.SUBMITTED.value,
+            TransferState.UNKNOWN.value,
+        ]
+        ids = list(
+            self._session.scalars(
+                select(t.transfers.c.id)
+                .where(
+                    t.transfers.c.state.in_(open_states),
+                    or_(t.transfers.c.next_check_at.is_(None), t.transfers.c.next_check_at <= now),
+                )
+                .order_by(t.transfers.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not ids:
+            return []
+        self._session.execute(
+            update(t.transfers)
+            .where(t.transfers.c.id.in_(ids))
+            .values(next_check_at=now + lease, attempts=t.transfers.c.attempts + 1)
+        )
+        rows = self._session.execute(
+            select(t.transfers).where(t.transfers.c.id.in_(ids)).order_by(t.transfers.c.id)
+        )
+        return [_transfer(r) for r in rows]
+
+    def settled_total(self, provider: str, day: date) -> int:
+        """Minor units paid out to the owner by ``provider`` on ``day`` (succeeded)."""
+        return int(
+            self._session.scalar(
+                select(func.coalesce(func.sum(t.transfers.c.amount_minor), 0)).where(
+                    t.transfers.c.provider == provider,
+                    t.transfers.c.business_day == day,
+                    t.transfers.c.state == TransferState.SUCCEEDED.value,
+                )
+            )
+            or 0
+        )
+
+    def open_count(self) -> int:
+        return int(
+            self._session.scalar(
+                select(func.count())
+                .select_from(t.transfers)
+                .where(
+                    t.transfers.c.state.in_(
+                        [
+                            TransferState.RESERVED.value,
+                            TransferState.SUBMITTED.value,
+                            TransferState.UNKNOWN.value,
+                        ]
+                    )
+                )
+            )
+            or 0
+        )
+
+    def reserved_total(self, provider: str) -> int:
+        return int(
+            self._session.scalar(
+                select(func.coalesce(func.sum(t.transfers.c.amount_minor), 0)).where(
+                    and_(
+                        t.transfers.c.provider == provider,
+                        t.transfers.c.state.in_(
+                            [
+                                TransferState.RESERVED.value,
+                                TransferState.SUBMITTED.value,
+                                TransferState.UNKNOWN.value,
+                            ]
+                        ),
+                    )
+                )
+            )
+            or 0
+        )

@@ -1,0 +1,214 @@
+"""Turning a provider's word about a collection into our records, exactly once.
+
+Every source of truth — a verified callback, a C2B confirmation, a status enquiry —
+ends here. A success books one ledger entry (reference ``{provider}:pay:{receipt}``,
+unique in the database) with its audit record and the revenue totals, in the caller's
+transaction; the collection is saved with a compare-and-set on its previous state, so
+when a callback and an enquiry race, one books and the other changes nothing.
+Money that arrives but does not match what we asked goes to suspense, never revenue.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+
+from qmoi.domain import ledger as L
+from qmoi.domain.collection import Collection
+from qmoi.domain.errors import DuplicateReference
+from qmoi.domain.money import Money
+from qmoi.domain.retry import next_check_in
+from qmoi.domain.states import CollectionState
+from qmoi.providers.base import FailureReason, Outcome, ProviderStatus
+from qmoi.services.bookkeeping import record_entry
+from qmoi.services.policy import Policy
+from qmoi.services.ports import UnitOfWork
+
+log = structlog.get_logger("qmoi.services.booking")
+
+C = CollectionState
+
+
+class ConcurrentUpdate(Exception):
+    """Another process moved this item first; roll back and reload."""
+
+
+def book_revenue(
+    uow: UnitOfWork,
+    policy: Policy,
+    collection: Collection,
+    amount: Money,
+    receipt: str,
+    occurred_at: datetime,
+    actor: str,
+) -> int | None:
+    """Post the payment, its audit record and the revenue totals; None if this receipt
+    was already booked (the money is counted once, whoever reports it first)."""
+    provider = collection.provider
+    reference = f"{provider}:pay:{receipt}"
+    if uow.ledger.has_reference(reference):
+        return None
+    entry = L.payment_confirmed(
+        provider, collection.stream, amount, reference, occurred_at, sandbox=collection.sandbox
+    )
+    try:
+        entry_id = record_entry(uow, entry, actor)
+    except DuplicateReference:
+        return None
+    local = uow.now.astimezone(policy.tz)
+    uow.totals.add(
+        local.date(), local.hour, provider, collection.stream.value, amount.currency, amount.minor
+    )
+    return entry_id
+
+
+def to_suspense(
+    uow: UnitOfWork, collection: Collection, amount: Money, receipt: str, reason: str, actor: str
+) -> int | None:
+    """Money the provider says arrived but that we cannot match: held, never revenue."""
+    reference = f"{collection.provider}:suspense:{receipt}"
+    if uow.ledger.has_reference(reference):
+        return None
+    entry = L.payment_to_suspense(
+        collection.provider, amount, reference, uow.now, reason, sandbox=collection.sandbox
+    )
+    entry_id = record_entry(uow, entry, actor)
+    uow.notifications.add(
+        "suspense",
+        f"{collection.provider}: {amount} arrived for {collection.reference} but "
+        f"{reason.replace('_', ' ')}; it is held in suspense, not counted as revenue",
+        uow.now,
+        provider=collection.provider,
+        payload={
+            "collection": collection.reference,
+            "amount_minor": amount.minor,
+            "reason": reason,
+        },
+        dedupe_key=f"suspense:{reference}",
+    )
+    return entry_id
+
+
+def apply_collection_status(
+    uow: UnitOfWork,
+    policy: Policy,
+    collection: Collection,
+    status: ProviderStatus,
+    *,
+    source: str,
+    actor: str = "system",
+) -> Collection:
+    """Move ``collection`` as ``status`` says; book it on success. Raises
+    :class:`ConcurrentUpdate` if another process moved it first."""
+    now = uow.now
+    changes: dict[str, object] = {
+        "provider_code": status.provider_code or collection.provider_code,
+        "provider_message": status.provider_message or collection.provider_message,
+    }
+    if status.outcome is Outcome.SUCCEEDED:
+        updated = _succeeded(uow, policy, collection, status, source, actor, changes)
+    elif status.outcome is Outcome.FAILED:
+        if collection.is_final or collection.state is C.EXPIRED:
+            return collection
+        updated = collection.moved_to(
+            C.FAILED,
+            now,
+            reason=(status.reason.value if status.reason else "failed"),
+            next_check_at=None,
+            **changes,
+        )
+    else:
+        if collection.is_final or collection.state is C.EXPIRED:
+            return collection
+        updated = _still_open(policy, collection, status, now, changes)
+    if updated is collection:
+        return collection
+    if not uow.collections.save(updated, collection.state):
+        raise ConcurrentUpdate(collection.reference)
+    if updated.state is not collection.state:
+        log.info(
+            "collection.moved",
+            reference=collection.reference,
+            provider=collection.provider,
+            was=collection.state.value,
+            now=updated.state.value,
+            source=source,
+            reason=updated.reason,
+        )
+    return updated
+
+
+def _succeeded(
+    uow: UnitOfWork,
+    policy: Policy,
+    collection: Collection,
+    status: ProviderStatus,
+    source: str,
+    actor: str,
+    changes: dict[str, object],
+) -> Collection:
+    now = uow.now
+    if collection.state is C.SUCCEEDED:
+        return collection  # already booked: a duplicate report changes nothing
+    receipt = status.provider_reference or collection.provider_request_id or collection.reference
+    paid = status.amount or collection.amount
+    if collection.state is C.FAILED:
+        # We had it as failed on the provider's word; the provider now says it was paid.
+        # The money is real but contradicts our record: suspense and the owner decides.
+        to_suspense(uow, collection, paid, receipt, "success_after_failure", actor)
+        return collection
+    if paid != collection.amount:
+        entry_id = to_suspense(uow, collection, paid, receipt, "amount_mismatch", actor)
+        return collection.moved_to(
+            C.SUCCEEDED,
+            now,
+            provider_reference=receipt,
+            entry_id=entry_id,
+            reason="amount_mismatch",
+            next_check_at=None,
+            **changes,
+        )
+    entry_id = book_revenue(
+        uow, policy, collection, paid, receipt, status.completed_at or now, actor
+    )
+    return collection.moved_to(
+        C.SUCCEEDED,
+        now,
+        provider_reference=receipt,
+        entry_id=entry_id,
+        reason=None if entry_id is not None else "already_booked",
+        next_check_at=None,
+        **changes,
+    )
+
+
+def _still_open(
+    policy: Policy,
+    collection: Collection,
+    status: ProviderStatus,
+    now: datetime,
+    changes: dict[str, object],
+) -> Collection:
+    """Pending or unknown: schedule the next enquiry, or expire what never finished."""
+    age = (now - collection.created_at).total_seconds()
+    if status.reason is FailureReason.NOT_FOUND and age > policy.prompt_window_s:
+        # The provider has no such transaction long after the prompt would have ended.
+        return collection.moved_to(C.FAILED, now, reason="not_found", next_check_at=None, **changes)
+    if collection.state is C.UNKNOWN or status.outcome is Outcome.UNKNOWN:
+        limit = (
+            policy.unknown_expiry_s if collection.state is C.UNKNOWN else policy.pending_expiry_s
+        )
+    else:
+        limit = policy.pending_expiry_s
+    if age > limit:
+        return collection.moved_to(C.EXPIRED, now, reason="expired", next_check_at=None, **changes)
+    state = collection.state
+    if state is C.REQUESTED:
+        state = C.PENDING if status.outcome is Outcome.PENDING else C.UNKNOWN
+    return collection.moved_to(
+        state,
+        now,
+        next_check_at=now + next_check_in(collection.attempts, collection.reference),
+        **changes,
+    )

@@ -1,0 +1,219 @@
+"""Starting collections: a list of payment requests becomes one USSD/STK push each.
+
+Each request is validated and stored (state ``requested``, our reference fixed) before
+anything is sent, so a crash mid-send leaves a record the resolver can ask about. The
+pushes then go out concurrently; each answer is applied in its own transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from qmoi.domain.collection import Collection, new_reference
+from qmoi.domain.errors import DomainError, InvalidAmount
+from qmoi.domain.money import Money
+from qmoi.domain.retry import next_check_in
+from qmoi.domain.states import CollectionState
+from qmoi.domain.streams import StreamKey, stream
+from qmoi.providers.base import (
+    AuthenticationFailed,
+    CollectRequest,
+    FailureReason,
+    NotSent,
+    Outcome,
+    OutcomeUnknown,
+    ProviderError,
+    ProviderStatus,
+    Rejected,
+)
+from qmoi.services.booking import ConcurrentUpdate, apply_collection_status
+from qmoi.services.context import Services
+
+log = structlog.get_logger("qmoi.services.collections")
+
+#: how long a fresh request is left to its sender before the resolver may look at it
+SEND_LEASE = timedelta(minutes=2)
+MAX_REQUESTS = 500
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    msisdn: str
+    amount: Money
+    stream: StreamKey
+    reference: str | None = None  # the merchant's own reference, shown to the customer
+
+
+class InvalidRequest(DomainError):
+    """A collection request that cannot be sent (bad number, amount or stream)."""
+
+    code = "invalid_request"
+
+    def __init__(self, index: int, message: str, code: str = "invalid_request") -> None:
+        super().__init__(f"request {index}: {message}")
+        self.index = index
+        self.code = code
+
+
+def validate(services: Services, provider: str, requests: list[PaymentRequest]) -> None:
+    from qmoi.config import normalise_msisdn  # the one phone-number rule, shared
+
+    policy = services.policy.provider(provider)
+    if not requests:
+        raise InvalidRequest(0, "give at least one payment request")
+    if len(requests) > MAX_REQUESTS:
+        raise InvalidRequest(MAX_REQUESTS, f"at most {MAX_REQUESTS} requests at a time")
+    for index, request in enumerate(requests):
+        number, error = normalise_msisdn(request.msisdn, policy.network)
+        if error or number != request.msisdn:
+            raise InvalidRequest(index, error or "msisdn must be in 2547… form", "invalid_msisdn")
+        if request.amount.currency != policy.currency or not request.amount.is_positive:
+            raise InvalidRequest(
+                index, f"amount must be a positive {policy.currency} amount", InvalidAmount.code
+            )
+        if provider == "mpesa" and request.amount.minor % 100:
+            raise InvalidRequest(index, "M-Pesa takes whole shillings only", InvalidAmount.code)
+        stream(request.stream)
+
+
+async def start_collections(
+    services: Services, provider: str, requests: list[PaymentRequest], actor: str
+) -> list[Collection]:
+    """Store then send one push per request; returns them as they stand afterwards."""
+    validate(services, provider, requests)
+    policy = services.policy
+    with services.uows() as uow:
+        now = uow.now
+        stored = uow.collections.add_many(
+            [
+                Collection(
+                    id=None,
+                    reference=new_reference(),
+                    provider=provider,
+                    msisdn=r.msisdn,
+                    amount=r.amount,
+                    stream=r.stream,
+                    state=CollectionState.REQUESTED,
+                    created_at=now,
+                    updated_at=now,
+                    sandbox=policy.sandbox,
+                    account_reference=r.reference,
+                    next_check_at=now + SEND_LEASE,
+                    attempts=1,
+                )
+                for r in requests
+            ]
+        )
+        uow.audit.append(
+            actor,
+            "collections.requested",
+            {
+                "provider": provider,
+                "references": [c.reference for c in stored],
+                "total_minor": sum(c.amount.minor for c in stored),
+            },
+            now,
+        )
+        uow.commit()
+    gate = asyncio.Semaphore(16)
+
+    async def one(collection: Collection) -> Collection:
+        async with gate:
+            return await send_collection(services, collection)
+
+    return list(await asyncio.gather(*(one(c) for c in stored)))
+
+
+async def send_collection(services: Services, collection: Collection) -> Collection:
+    """Send one push and record what the provider said (or that we do not know)."""
+    connector = services.providers[collection.provider]
+    account_reference = collection.account_reference or services.account_references.get(
+        collection.provider, "QMOI"
+    )
+    request = CollectRequest(
+        reference=collection.reference,
+        msisdn=collection.msisdn,
+        amount=collection.amount,
+        account_reference=account_reference[:12],
+        description=stream(collection.stream).name,
+    )
+    try:
+        submission = await connector.collect(request)
+    except NotSent as exc:
+        return _record_not_sent(services, collection, exc)
+    except OutcomeUnknown as exc:
+        status = ProviderStatus(Outcome.UNKNOWN, exc.provider_code or "unknown", exc.detail)
+        return record_status(services, collection, status, "collect", request_id=None)
+    except (Rejected, AuthenticationFailed) as exc:
+        reason = (
+            FailureReason.AUTHORIZATION
+            if isinstance(exc, AuthenticationFailed)
+            else FailureReason.INVALID_REQUEST
+        )
+        status = ProviderStatus(
+            Outcome.FAILED, exc.provider_code or exc.code, exc.detail, reason=reason
+        )
+        return record_status(services, collection, status, "collect", request_id=None)
+    except ProviderError as exc:
+        status = ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
+        return record_status(services, collection, status, "collect", request_id=None)
+    return record_status(
+        services,
+        collection,
+        submission.status,
+        "collect",
+        request_id=submission.provider_request_id,
+    )
+
+
+def record_status(
+    services: Services,
+    collection: Collection,
+    status: ProviderStatus,
+    source: str,
+    *,
+    request_id: str | None,
+) -> Collection:
+    """Apply ``status`` in a fresh transaction, reloading if another process got there."""
+    for _ in range(3):
+        with services.uows() as uow:
+            current = uow.collections.by_reference(collection.reference)
+            assert current is not None  # noqa: S101 - stored before sending
+            if request_id and not current.provider_request_id:
+                from dataclasses import replace
+
+                current = replace(current, provider_request_id=request_id)
+                uow.collections.save(current, current.state)
+            try:
+                updated = apply_collection_status(
+                    uow, services.policy, current, status, source=source
+                )
+            except ConcurrentUpdate:
+                continue
+            uow.commit()
+        if updated.state is CollectionState.SUCCEEDED:
+            services.wake()
+        return updated
+    raise ConcurrentUpdate(collection.reference)
+
+
+def _record_not_sent(services: Services, collection: Collection, exc: NotSent) -> Collection:
+    """Nothing left: keep it ``requested``, marked safe to send again with the same id."""
+    with services.uows() as uow:
+        current = uow.collections.by_reference(collection.reference)
+        assert current is not None  # noqa: S101
+        updated = current.moved_to(
+            CollectionState.REQUESTED,
+            uow.now,
+            reason="not_sent",
+            provider_message=exc.detail,
+            next_check_at=uow.now + next_check_in(current.attempts, current.reference),
+        )
+        uow.collections.save(updated, current.state)
+        uow.commit()
+    log.warning("collection.not_sent", reference=collection.reference, error=exc.detail)
+    return updated

@@ -1,0 +1,60 @@
+"""The rules the services apply, as plain data built from the settings by the bootstrap:
+targets, chunks, owner numbers, time zone. Services never read settings themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from qmoi.domain.clock import business_day
+from qmoi.domain.money import Money
+from qmoi.domain.streams import StreamKey
+
+
+@dataclass(frozen=True)
+class ProviderPolicy:
+    name: str  # airtel | mpesa
+    network: str  # the phonenumbers carrier name: Airtel | Safaricom
+    currency: str
+    owner_msisdn: str
+    daily_target: Money
+    chunk: Money
+    growth_goal: Decimal
+    #: a collection re-sent with the same reference cannot charge twice (Airtel dedupes
+    #: transaction ids; an M-Pesa STK push has no client id, so it is never re-sent)
+    idempotent_collect: bool
+    #: a callback's success is only booked once a status enquiry agrees (Airtel without
+    #: a verified hash; M-Pesa with MPESA_CONFIRM_CALLBACKS)
+    confirm_callbacks: bool = False
+    c2b_rules: tuple[tuple[str, StreamKey], ...] = ()
+    c2b_default_stream: StreamKey = StreamKey.DIGITAL_PAYMENTS
+
+
+@dataclass(frozen=True)
+class Policy:
+    providers: dict[str, ProviderPolicy]
+    combined_target: Money
+    minimum: Money
+    growth_mode: bool
+    tz: ZoneInfo
+    sandbox: bool
+    auto_transfer: bool = True
+    fallback: bool = False
+    stop_at_target: bool = True
+    stream_targets: dict[StreamKey, Money] = field(default_factory=dict)
+    #: how long a prompt may stay pending, and an unknown outcome unresolved, before the
+    #: collection is expired (a later confirmation still books it)
+    pending_expiry_s: float = 3600.0
+    #: after this long, "no such transaction" from the provider means the prompt failed
+    prompt_window_s: float = 600.0
+    unknown_expiry_s: float = 86400.0
+    #: pause before re-trying an auto-transfer chunk the provider refused
+    transfer_retry_s: float = 900.0
+
+    def day(self, instant: datetime) -> date:
+        return business_day(instant, self.tz)
+
+    def provider(self, name: str) -> ProviderPolicy:
+        return self.providers[name]

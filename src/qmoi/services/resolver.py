@@ -1,0 +1,96 @@
+"""Resolving what is not final yet by asking the provider — never by sending again.
+
+Collections that are pending past their callback, unknown after a timeout, or whose
+callback must be confirmed, and transfers that are reserved, submitted or unknown, are
+claimed in batches with a lease (any number of workers), and each is asked about with
+the provider's status enquiry. Backoff between enquiries is a pure function of the
+attempt count; what never finishes is expired after the policy's bound (a confirmation
+arriving later still books it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import structlog
+
+from qmoi.domain.collection import Collection
+from qmoi.domain.states import CollectionState
+from qmoi.providers.base import Outcome, ProviderError, ProviderStatus
+from qmoi.services.collections import record_status, send_collection
+from qmoi.services.context import Services
+from qmoi.services.transfers import advance_transfer, claim_due_transfers
+
+log = structlog.get_logger("qmoi.services.resolver")
+
+CLAIM_LEASE = timedelta(minutes=3)
+
+
+async def resolve_collections(services: Services, limit: int = 50) -> int:
+    """Ask about every due open collection; returns how many were looked at."""
+    with services.uows() as uow:
+        due = uow.collections.claim_due(uow.now, CLAIM_LEASE, limit)
+        uow.commit()
+    gate = asyncio.Semaphore(8)
+
+    async def one(collection: Collection) -> None:
+        async with gate:
+            try:
+                await resolve_collection(services, collection)
+            except Exception:  # one bad item must not stop the others
+                log.exception("collection.resolve_failed", reference=collection.reference)
+
+    await asyncio.gather(*(one(c) for c in due))
+    return len(due)
+
+
+async def resolve_collection(services: Services, collection: Collection) -> Collection:
+    rules = services.policy.provider(collection.provider)
+    if collection.state is CollectionState.REQUESTED and collection.origin == "request":
+        if collection.reason == "not_sent":
+            return await send_collection(services, collection)  # it never left: same id
+        if not rules.idempotent_collect:
+            # It may have gone out before a crash; a second push could charge twice.
+            status = ProviderStatus(
+                Outcome.UNKNOWN,
+                "send_interrupted",
+                "the push may have been sent; waiting for its callback",
+            )
+            return record_status(services, collection, status, "resolver", request_id=None)
+    status = await _enquire(services, collection)
+    if (
+        collection.state is CollectionState.REQUESTED
+        and collection.origin == "request"
+        and status.reason is not None
+        and status.reason.value == "not_found"
+    ):
+        return await send_collection(services, collection)  # the provider never had it
+    return record_status(services, collection, status, "enquiry", request_id=None)
+
+
+async def _enquire(services: Services, collection: Collection) -> ProviderStatus:
+    connector = services.providers[collection.provider]
+    try:
+        if collection.origin == "c2b":
+            lookup = getattr(connector, "transaction_status", None)
+            if lookup is None:
+                return ProviderStatus(Outcome.UNKNOWN, "no_lookup", "cannot confirm C2B")
+            result: ProviderStatus = await lookup(transaction_id=collection.provider_request_id)
+            return result
+        return await connector.collection_status(
+            collection.reference, collection.provider_request_id or ""
+        )
+    except ProviderError as exc:
+        return ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
+
+
+async def resolve_transfers(services: Services, limit: int = 20) -> int:
+    """Send reserved transfers and ask about the others; returns how many."""
+    due = claim_due_transfers(services, limit)
+    for transfer in due:  # one at a time: payouts are few and each is money leaving
+        try:
+            await advance_transfer(services, transfer)
+        except Exception:
+            log.exception("transfer.advance_failed", reference=transfer.reference)
+    return len(due)

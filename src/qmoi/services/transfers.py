@@ -1,0 +1,551 @@
+"""Paying the owner: auto-transfer chunks, manual transfers, and what providers say.
+
+Every transfer is reserved before it is sent: a ledger entry moves the amount from the
+wallet to in-transit in the same transaction that stores the transfer, and the database
+refuses a reservation the wallet cannot cover. The reference sent to the provider is
+the idempotency key — ``QMOI-AT-20261129-0003`` for the third Airtel chunk of a day —
+so a retry, a crash or a second worker can only ever ask for the same payment again,
+which the provider refuses as a duplicate. A transfer whose outcome is unknown is only
+ever resolved by asking the provider.
+
+    reserved ──send──▶ submitted ──▶ succeeded (settle: in-transit → owner drawings)
+        │                 │   ▲
+        │                 ▼   │ enquiry
+        └──timeout──▶  unknown ──▶ failed (release: in-transit → wallet;
+                                           fallback on the other provider when allowed)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from qmoi.domain import accounts
+from qmoi.domain import ledger as L
+from qmoi.domain.autotransfer import chunk_id, chunks_due
+from qmoi.domain.errors import DomainError, DuplicateReference, InsufficientFunds, InvalidAmount
+from qmoi.domain.money import Money
+from qmoi.domain.retry import next_check_in
+from qmoi.domain.states import TransferState
+from qmoi.domain.transfer import Transfer, fallback_reference, manual_reference
+from qmoi.providers.base import (
+    AuthenticationFailed,
+    DisburseRequest,
+    FailureReason,
+    NotSent,
+    Outcome,
+    OutcomeUnknown,
+    ProviderError,
+    ProviderStatus,
+    Rejected,
+)
+from qmoi.services.booking import ConcurrentUpdate
+from qmoi.services.bookkeeping import record_entry
+from qmoi.services.context import Services
+from qmoi.services.ports import UnitOfWork
+
+log = structlog.get_logger("qmoi.services.transfers")
+
+T = TransferState
+CLAIM_LEASE = timedelta(minutes=5)
+
+
+# --- planning --------------------------------------------------------------------------
+
+
+def plan_auto_transfers(services: Services, provider: str) -> list[Transfer]:
+    """Reserve every chunk the rule prescribes now for ``provider``; returns the new ones.
+
+    Safe to run from any number of processes at once: chunk identities are
+    deterministic and unique in the database, so a second planner's insert fails and
+    its transaction rolls back.
+    """
+    policy = services.policy
+    if not policy.auto_transfer:
+        return []
+    rules = policy.provider(provider)
+    planned: list[Transfer] = []
+    with services.uows() as uow:
+        now = uow.now
+        day = policy.day(now)
+        earned = Money(sum(uow.totals.by_stream(day, provider).values()), rules.currency)
+        covered = uow.transfers.covered_chunks(provider, day)
+        due = chunks_due(earned, rules.chunk, len(covered))
+        if due == 0:
+            return []
+        last_failure = uow.transfers.latest_failed_auto(provider, day)
+        if (
+            last_failure is not None
+            and (now - last_failure.updated_at).total_seconds() < policy.transfer_retry_s
+        ):
+            return []  # the provider refused a chunk recently: wait before asking again
+        free = (n for n in range(1, len(covered) + due + 1) if n not in covered)
+        for sequence in list(free)[:due]:
+            attempt = uow.transfers.failed_auto_attempts(provider, day, sequence)
+            reference = chunk_id(provider, day, sequence) + (f"-R{attempt}" if attempt else "")
+            transfer = Transfer(
+                id=None,
+                reference=reference,
+                provider=provider,
+                trigger="auto",
+                business_day=day,
+                sequence=sequence,
+                msisdn=rules.owner_msisdn,
+                amount=rules.chunk,
+                state=T.RESERVED,
+                actor="system",
+                created_at=now,
+                updated_at=now,
+                sandbox=policy.sandbox,
+                next_check_at=now,
+            )
+            try:
+                stored = _reserve(uow, transfer)
+            except InsufficientFunds:
+                log.info("transfer.waiting_for_funds", provider=provider, chunk=reference)
+                break
+            if stored is None:
+                return []  # another worker planned it; our transaction rolls back
+            planned.append(stored)
+        uow.commit()
+    for transfer in planned:
+        log.info(
+            "transfer.planned",
+            reference=transfer.reference,
+            provider=provider,
+            amount=str(transfer.amount),
+        )
+    return planned
+
+
+def _reserve(uow: UnitOfWork, transfer: Transfer) -> Transfer | None:
+    """Reserve the funds and store the transfer, or neither. None if it already exists."""
+    entry = L.transfer_reserved(
+        transfer.provider, transfer.amount, transfer.reference, uow.now, sandbox=transfer.sandbox
+    )
+    try:
+        record_entry(uow, entry, transfer.actor)
+    except DuplicateReference:
+        return None
+    stored = uow.transfers.add(transfer)
+    if stored is None:
+        raise ConcurrentUpdate(transfer.reference)
+    uow.audit.append(
+        transfer.actor,
+        f"transfer.{transfer.trigger}.reserved",
+        {
+            "reference": transfer.reference,
+            "provider": transfer.provider,
+            "msisdn": transfer.msisdn,
+            "amount_minor": transfer.amount.minor,
+            "currency": transfer.amount.currency,
+        },
+        uow.now,
+    )
+    return stored
+
+
+# --- manual transfers ------------------------------------------------------------------
+
+
+class TransferRefused(DomainError):
+    """A manual transfer that cannot be made (amount, funds, provider balance)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Available:
+    ledger: Money  # wallet balance in our books (already net of reservations)
+    provider: Money | None  # what the provider says the wallet holds, if it answered
+
+
+async def manual_transfer(
+    services: Services, provider: str, amount: Money, actor: str, idempotency_key: str | None = None
+) -> Transfer:
+    """Transfer ``amount`` to the owner now, if both our books and the provider's balance
+    cover it. The same idempotency key always names the same transfer."""
+    rules = services.policy.provider(provider)
+    if amount.currency != rules.currency or not amount.is_positive:
+        raise TransferRefused(
+            InvalidAmount.code, f"the amount must be a positive {rules.currency} amount"
+        )
+    if provider == "mpesa" and amount.minor % 100:
+        raise TransferRefused(InvalidAmount.code, "M-Pesa pays whole shillings only")
+    reference = manual_reference(provider, idempotency_key)
+    with services.uows(read_only=True) as uow:
+        existing = uow.transfers.by_reference(reference)
+    if existing is not None:
+        return existing
+    available = await available_funds(services, provider)
+    if amount > available.ledger:
+        raise TransferRefused(
+            "insufficient_funds",
+            f"only {available.ledger} is available on {provider} "
+            f"(earned and not yet transferred or reserved)",
+        )
+    if available.provider is not None and amount > available.provider:
+        raise TransferRefused(
+            "insufficient_funds", f"{provider} reports only {available.provider} in the wallet"
+        )
+    with services.uows() as uow:
+        now = uow.now
+        transfer = Transfer(
+            id=None,
+            reference=reference,
+            provider=provider,
+            trigger="manual",
+            business_day=services.policy.day(now),
+            sequence=None,
+            msisdn=rules.owner_msisdn,
+            amount=amount,
+            state=T.RESERVED,
+            actor=actor,
+            created_at=now,
+            updated_at=now,
+            sandbox=services.policy.sandbox,
+            next_check_at=now + CLAIM_LEASE,
+            attempts=1,
+        )
+        try:
+            stored = _reserve(uow, transfer)
+        except InsufficientFunds as exc:
+            raise TransferRefused("insufficient_funds", str(exc)) from exc
+        except ConcurrentUpdate:
+            stored = None
+        if stored is None:
+            uow.rollback()
+            with services.uows(read_only=True) as again:
+                found = again.transfers.by_reference(reference)
+            assert found is not None  # noqa: S101 - it exists: that is why we lost
+            return found
+        uow.commit()
+    return await send_transfer(services, stored)
+
+
+async def available_funds(services: Services, provider: str) -> Available:
+    rules = services.policy.provider(provider)
+    with services.uows(read_only=True) as uow:
+        ledger = uow.ledger.balance(accounts.wallet(provider), rules.currency)
+    try:
+        reported = (await services.providers[provider].balance()).available
+    except ProviderError as exc:
+        log.warning("balance.unavailable", provider=provider, error=exc.detail)
+        reported = None
+    return Available(ledger, reported)
+
+
+# --- sending and resolving -------------------------------------------------------------
+
+
+def claim_due_transfers(services: Services, limit: int = 20) -> list[Transfer]:
+    with services.uows() as uow:
+        claimed = uow.transfers.claim_due(uow.now, CLAIM_LEASE, limit)
+        uow.commit()
+    return claimed
+
+
+async def advance_transfer(services: Services, transfer: Transfer) -> Transfer:
+    """Do the next safe thing for a claimed transfer: send it the first time; otherwise
+    (it may have been sent before) ask the provider, and send only on "not found"."""
+    if transfer.state is T.RESERVED and transfer.attempts <= 1:
+        return await send_transfer(services, transfer)
+    connector = services.providers[transfer.provider]
+    try:
+        status = await connector.disbursement_status(
+            transfer.reference, transfer.provider_request_id
+        )
+    except ProviderError as exc:
+        status = ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
+    if (
+        transfer.state is T.RESERVED
+        and status.reason is FailureReason.NOT_FOUND
+        and status.outcome is not Outcome.SUCCEEDED
+    ):
+        return await send_transfer(services, transfer)  # never reached the provider
+    return apply_transfer(services, transfer.reference, status, source="enquiry")
+
+
+async def send_transfer(services: Services, transfer: Transfer) -> Transfer:
+    connector = services.providers[transfer.provider]
+    request = DisburseRequest(
+        reference=transfer.reference,
+        msisdn=transfer.msisdn,
+        amount=transfer.amount,
+        remarks="QMOI payout",
+    )
+    log.info("transfer.sending", reference=transfer.reference, provider=transfer.provider)
+    try:
+        submission = await connector.disburse(request)
+    except NotSent as exc:
+        status = ProviderStatus(Outcome.PENDING, "not_sent", exc.detail)
+        return apply_transfer(services, transfer.reference, status, source="send", not_sent=True)
+    except OutcomeUnknown as exc:
+        status = ProviderStatus(Outcome.UNKNOWN, exc.provider_code or "unknown", exc.detail)
+        return apply_transfer(services, transfer.reference, status, source="send")
+    except (Rejected, AuthenticationFailed) as exc:
+        reason = (
+            FailureReason.AUTHORIZATION
+            if isinstance(exc, AuthenticationFailed)
+            else FailureReason.INVALID_REQUEST
+        )
+        status = ProviderStatus(
+            Outcome.FAILED, exc.provider_code or exc.code, exc.detail, reason=reason
+        )
+        return apply_transfer(services, transfer.reference, status, source="send")
+    except ProviderError as exc:
+        status = ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
+        return apply_transfer(services, transfer.reference, status, source="send")
+    return apply_transfer(
+        services,
+        transfer.reference,
+        submission.status,
+        source="send",
+        request_id=submission.provider_request_id,
+    )
+
+
+def apply_transfer(
+    services: Services,
+    reference: str,
+    status: ProviderStatus,
+    *,
+    source: str,
+    request_id: str | None = None,
+    not_sent: bool = False,
+) -> Transfer:
+    """Apply a provider's word in a fresh transaction, reloading on a lost race."""
+    for _ in range(3):
+        with services.uows() as uow:
+            current = uow.transfers.by_reference(reference)
+            assert current is not None  # noqa: S101 - transfers are stored before sending
+            try:
+                updated = apply_transfer_status(
+                    uow,
+                    services,
+                    current,
+                    status,
+                    source=source,
+                    request_id=request_id,
+                    not_sent=not_sent,
+                )
+            except ConcurrentUpdate:
+                continue
+            uow.commit()
+        return updated
+    raise ConcurrentUpdate(reference)
+
+
+def apply_transfer_status(
+    uow: UnitOfWork,
+    services: Services,
+    transfer: Transfer,
+    status: ProviderStatus,
+    *,
+    source: str,
+    request_id: str | None = None,
+    not_sent: bool = False,
+) -> Transfer:
+    """Move ``transfer`` as ``status`` says, with its ledger entries, in ``uow``."""
+    now = uow.now
+    if transfer.is_final:
+        if status.outcome is Outcome.SUCCEEDED and transfer.state is T.FAILED:
+            _contradiction(uow, transfer, status)
+        return transfer
+    changes: dict[str, object] = {
+        "provider_code": status.provider_code or transfer.provider_code,
+        "provider_message": status.provider_message or transfer.provider_message,
+    }
+    if request_id and not transfer.provider_request_id:
+        changes["provider_request_id"] = request_id
+    if status.outcome is Outcome.SUCCEEDED:
+        updated = transfer.moved_to(
+            T.SUCCEEDED,
+            now,
+            next_check_at=None,
+            provider_reference=status.provider_reference,
+            fee=status.fee,
+            **changes,
+        )
+        _settle(uow, updated, status.fee)
+    elif status.outcome is Outcome.FAILED:
+        updated = transfer.moved_to(
+            T.FAILED,
+            now,
+            next_check_at=None,
+            reason=status.reason.value if status.reason else "failed",
+            **changes,
+        )
+        _release(uow, updated)
+    elif not_sent:
+        updated = transfer.moved_to(
+            transfer.state,
+            now,
+            reason="not_sent",
+            next_check_at=now + next_check_in(transfer.attempts, transfer.reference),
+            **changes,
+        )
+    else:
+        target = T.SUBMITTED if status.outcome is Outcome.PENDING else T.UNKNOWN
+        if transfer.state is T.UNKNOWN and target is T.UNKNOWN:
+            target = T.UNKNOWN
+        elif transfer.state is T.SUBMITTED and status.outcome is Outcome.UNKNOWN:
+            target = T.SUBMITTED  # an unclear enquiry does not make a sent transfer unknown
+        updated = transfer.moved_to(
+            target,
+            now,
+            next_check_at=now + next_check_in(transfer.attempts, transfer.reference),
+            **changes,
+        )
+    if not uow.transfers.save(updated, transfer.state):
+        raise ConcurrentUpdate(transfer.reference)
+    if updated.state is not transfer.state:
+        uow.audit.append(
+            "system",
+            f"transfer.{updated.state.value}",
+            {
+                "reference": transfer.reference,
+                "source": source,
+                "provider_code": status.provider_code,
+                "provider_reference": updated.provider_reference,
+            },
+            now,
+        )
+        log.info(
+            "transfer.moved",
+            reference=transfer.reference,
+            provider=transfer.provider,
+            was=transfer.state.value,
+            now=updated.state.value,
+            source=source,
+        )
+    if updated.state is T.FAILED:
+        _after_failure(uow, services, updated)
+    elif updated.state is T.SUCCEEDED:
+        uow.notifications.add(
+            "transfer_completed",
+            f"{updated.provider}: {updated.amount} sent to your wallet ({updated.reference})",
+            now,
+            provider=updated.provider,
+            payload={
+                "reference": updated.reference,
+                "amount_minor": updated.amount.minor,
+                "trigger": updated.trigger,
+            },
+            dedupe_key=f"transfer_completed:{updated.reference}",
+        )
+    return updated
+
+
+def _settle(uow: UnitOfWork, transfer: Transfer, fee: Money | None) -> None:
+    record_entry(
+        uow,
+        L.transfer_settled(
+            transfer.provider,
+            transfer.amount,
+            transfer.reference,
+            uow.now,
+            sandbox=transfer.sandbox,
+        ),
+        "system",
+    )
+    if fee is not None and fee.is_positive:
+        entry = L.fee_charged(
+            transfer.provider, fee, f"{transfer.reference}:fee", uow.now, sandbox=transfer.sandbox
+        )
+        try:
+            record_entry(uow, entry, "system")
+        except InsufficientFunds:
+            # The provider took the fee from float our books do not hold: owe it instead
+            # of letting the wallet go below zero.
+            record_entry(
+                uow,
+                L.fee_payable(
+                    transfer.provider,
+                    fee,
+                    f"{transfer.reference}:fee",
+                    uow.now,
+                    sandbox=transfer.sandbox,
+                ),
+                "system",
+            )
+
+
+def _release(uow: UnitOfWork, transfer: Transfer) -> None:
+    record_entry(
+        uow,
+        L.transfer_released(
+            transfer.provider,
+            transfer.amount,
+            transfer.reference,
+            uow.now,
+            sandbox=transfer.sandbox,
+        ),
+        "system",
+    )
+
+
+def _after_failure(uow: UnitOfWork, services: Services, transfer: Transfer) -> None:
+    policy = services.policy
+    message = (
+        f"{transfer.provider}: transfer {transfer.reference} of {transfer.amount} "
+        f"failed ({transfer.reason}); the money is back in the wallet"
+    )
+    if (
+        transfer.reason == FailureReason.INSUFFICIENT_FUNDS.value
+        and policy.fallback
+        and transfer.fallback_of is None
+    ):
+        other = "mpesa" if transfer.provider == "airtel" else "airtel"
+        rules = policy.providers.get(other)
+        if rules is not None and rules.currency == transfer.amount.currency:
+            fallback = Transfer(
+                id=None,
+                reference=fallback_reference(transfer.reference),
+                provider=other,
+                trigger=transfer.trigger,
+                business_day=transfer.business_day,
+                sequence=transfer.sequence,
+                msisdn=rules.owner_msisdn,
+                amount=transfer.amount,
+                state=T.RESERVED,
+                actor="system",
+                created_at=uow.now,
+                updated_at=uow.now,
+                sandbox=transfer.sandbox,
+                fallback_of=transfer.id,
+                next_check_at=uow.now,
+            )
+            try:
+                if _reserve(uow, fallback) is not None:
+                    message += f"; routing it through {other} instead"
+            except InsufficientFunds:
+                message += f"; {other} cannot cover it either"
+    uow.notifications.add(
+        "transfer_failed",
+        message,
+        uow.now,
+        provider=transfer.provider,
+        payload={
+            "reference": transfer.reference,
+            "reason": transfer.reason,
+            "amount_minor": transfer.amount.minor,
+        },
+        dedupe_key=f"transfer_failed:{transfer.reference}",
+    )
+
+
+def _contradiction(uow: UnitOfWork, transfer: Transfer, status: ProviderStatus) -> None:
+    uow.notifications.add(
+        "transfer_contradiction",
+        f"{transfer.provider} now reports transfer {transfer.reference} as paid after it had "
+        "failed; check the provider statement",
+        uow.now,
+        provider=transfer.provider,
+        payload={"reference": transfer.reference, "provider_code": status.provider_code},
+        dedupe_key=f"transfer_contradiction:{transfer.reference}",
+    )

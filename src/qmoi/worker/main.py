@@ -1,0 +1,125 @@
+"""The worker loop: inbox, auto-transfer planning, sending and resolving transfers,
+resolving collections, day roll-over and (sandbox) the sales cycle.
+
+Each job runs on its own cadence and is safe to run in several processes at once: work
+is claimed with ``SKIP LOCKED`` leases, chunk identities and job slots are unique in the
+database. ``wake()`` (thread-safe) makes the next round start now — the API calls it when
+a callback arrives, so a payment is booked and its auto-transfer planned within moments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from qmoi.domain.streams import StreamKey
+from qmoi.services import callbacks, days, resolver, sales, transfers
+from qmoi.services.context import Services
+from qmoi.services.notices import check_targets
+
+log = structlog.get_logger("qmoi.worker")
+
+
+@dataclass
+class Cadence:
+    """Seconds (real time) between runs of each job."""
+
+    inbox: float = 0.2
+    plan: float = 2.0
+    transfers: float = 0.5
+    collections: float = 1.0
+    rollover: float = 15.0
+    sales: float = 0.5
+
+
+class Worker:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        cadence: Cadence | None = None,
+        sales_customers: Mapping[str, Mapping[StreamKey, Sequence[str]]] | None = None,
+        seed: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.services = services
+        self.cadence = cadence or Cadence()
+        self.sales_customers = sales_customers
+        self.rng = random.Random(seed)  # noqa: S311 - sandbox simulation only
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last: dict[str, float] = {}
+
+    def wake(self) -> None:
+        """Start the next round now; callable from any thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        log.info("worker.started", name=self.name)
+        while not stop.is_set():
+            await self.round()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.cadence.inbox)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+        log.info("worker.stopped", name=self.name)
+
+    async def round(self, *, force: bool = False) -> None:
+        """Run every job that is due (all of them with ``force``)."""
+        woken = self._wake.is_set()
+        services = self.services
+        await self._job("inbox", 0.0, self._drain_inbox)
+        await self._job("plan", 0.0 if woken or force else self.cadence.plan, self._plan)
+        await self._job(
+            "transfers",
+            0.0 if force else self.cadence.transfers,
+            lambda: resolver.resolve_transfers(services),
+        )
+        await self._job(
+            "collections",
+            0.0 if force else self.cadence.collections,
+            lambda: resolver.resolve_collections(services),
+        )
+        await self._job("rollover", 0.0 if force else self.cadence.rollover, self._rollover)
+        if self.sales_customers is not None:
+            await self._job("sales", self.cadence.sales, self._sales)
+
+    async def _job(self, name: str, every: float, run: Callable[[], Awaitable[object]]) -> None:
+        now = time.monotonic()
+        if now - self._last.get(name, -1e9) < every:
+            return
+        self._last[name] = now
+        try:
+            await run()
+        except Exception:  # a failing job must not stop the others (or the loop)
+            log.exception("worker.job_failed", job=name)
+
+    async def _drain_inbox(self) -> int:
+        total = 0
+        while count := await asyncio.to_thread(callbacks.process_inbox, self.services):
+            total += count
+        return total
+
+    async def _plan(self) -> None:
+        for provider in self.services.policy.providers:
+            await asyncio.to_thread(transfers.plan_auto_transfers, self.services, provider)
+        await asyncio.to_thread(check_targets, self.services)
+
+    async def _rollover(self) -> None:
+        await asyncio.to_thread(days.roll_over, self.services)
+
+    async def _sales(self) -> None:
+        assert self.sales_customers is not None  # noqa: S101
+        await sales.run_cycle(self.services, self.sales_customers, self.rng, owner=self.name)
