@@ -1,15 +1,44 @@
-"""``qmoi validate``: every problem as ``VARIABLE: what is wrong — how to fix it``."""
+"""``qmoi validate``: every problem as ``VARIABLE: what is wrong — how to fix it``.
+
+``--online`` then asks each provider for a token and the balance and prints what that
+proved, one line per fact (see :mod:`qmoi.services.providers_check`); in the sandbox
+the emulators are the providers (:mod:`qmoi.cli.emulators`).
+"""
 
 from __future__ import annotations
+
+import asyncio
+from contextlib import ExitStack
+from typing import Annotated
 
 import typer
 
 from qmoi.cli.context import CliContext
-from qmoi.cli.render import FAILED, OK, out
-from qmoi.config import build_settings, read_raw
+from qmoi.cli.render import FAILED, OK, USAGE, fail, out
+from qmoi.config import Settings, build_settings, read_raw
 
 
-def validate(ctx: typer.Context) -> None:
+def validate(
+    ctx: typer.Context,
+    online: Annotated[
+        bool,
+        typer.Option("--online", help="then fetch a token and the balance from each provider"),
+    ] = False,
+    sandbox_url_airtel: Annotated[
+        str | None,
+        typer.Option(
+            help="sandbox: a running Airtel emulator (default AIRTEL_BASE_URL, else one is "
+            "started in-process)"
+        ),
+    ] = None,
+    sandbox_url_mpesa: Annotated[
+        str | None,
+        typer.Option(
+            help="sandbox: a running Daraja emulator (default MPESA_BASE_URL, else one is "
+            "started in-process)"
+        ),
+    ] = None,
+) -> None:
     """Check the configuration, correct what is safe to correct, and say what is wrong."""
     cli: CliContext = ctx.obj
     settings, report = build_settings(read_raw(cli.env_file, cli.config_file))
@@ -30,4 +59,46 @@ def validate(ctx: typer.Context) -> None:
         f"{len(report.warnings)} warning(s), {len(report.corrections)} correction(s)",
         markup=False,
     )
-    raise typer.Exit(OK)
+    if not online:
+        raise typer.Exit(OK)
+    for option, url in (
+        ("--sandbox-url-airtel", sandbox_url_airtel),
+        ("--sandbox-url-mpesa", sandbox_url_mpesa),
+    ):
+        if url is not None and not settings.sandbox:
+            fail(f"{option}: the providers are live, not the sandbox — drop the option", USAGE)
+        if url is not None and not url.startswith(("http://", "https://")):
+            fail(f"{option}: {url!r} is not an http(s) URL", USAGE)
+    cli.settings()  # sets up logging, with every configured secret scrubbed
+    raise typer.Exit(_online(settings, sandbox_url_airtel, sandbox_url_mpesa))
+
+
+def _online(settings: Settings, airtel_url: str | None, mpesa_url: str | None) -> int:
+    # Imported only now, after logging is set up: the M-Pesa connector binds its module
+    # logger when imported, and bound before logs.configure() it would print to stdout.
+    from qmoi.cli.emulators import CheckPlan, plan_sandbox
+    from qmoi.providers.base import PROVIDERS
+    from qmoi.services.providers_check import ProviderTarget, Verdict, check_online
+
+    with ExitStack() as stack:
+        if settings.sandbox:
+            plan = plan_sandbox(
+                settings,
+                stack,
+                airtel_url=airtel_url or settings.airtel.base_url,
+                mpesa_url=mpesa_url or settings.mpesa.base_url,
+            )
+        else:  # live: Daraja posts the balance result to QMOI's public URL, not here
+            plan = CheckPlan(settings, [ProviderTarget(name) for name in PROVIDERS])
+        checked = asyncio.run(check_online(plan.settings, plan.targets))
+    facts = [*plan.facts, *checked.facts]
+    for provider in PROVIDERS:
+        for fact in facts:
+            if fact.provider == provider:
+                out.print(fact.text, markup=False)
+    failures = sum(f.verdict is Verdict.FAILED for f in facts)
+    if failures:
+        out.print(f"online checks failed: {failures} problem{'s' * (failures != 1)}", markup=False)
+        return FAILED
+    out.print(f"online checks passed: {', '.join(t.name for t in plan.targets)}", markup=False)
+    return OK

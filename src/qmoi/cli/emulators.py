@@ -1,0 +1,200 @@
+"""The sandbox side of ``qmoi validate --online``: which emulators to talk to, with which
+credentials, and where Daraja's results come back.
+
+A provider in the sandbox is checked against a running emulator when its URL is given
+(``--sandbox-url-airtel`` / ``--sandbox-url-mpesa``, else ``AIRTEL_BASE_URL`` /
+``MPESA_BASE_URL``), otherwise against the built-in emulator started in this process on
+a free loopback port. Credentials not configured are the emulator's published sandbox
+defaults, read from the emulator package — imported only inside the functions below,
+the one place of the CLI besides ``qmoi sandbox`` that imports ``qmoi_sandbox``.
+Daraja posts its balance result to a callback URL: a loopback receiver started here hands
+it to an :class:`InMemoryResultWaiter`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import httpx
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from qmoi.config import Settings
+from qmoi.providers.base import CallbackRejected, InMemoryResultWaiter, ResultWaiter
+from qmoi.providers.registry import MPESA_CALLBACK_PREFIX, hand_over_result, result_routes
+from qmoi.services.providers_check import Fact, ProviderTarget, Verdict
+
+
+@dataclass
+class CheckPlan:
+    """The settings to check with (credentials filled in), the targets, and what was
+    started or assumed, as notes to print."""
+
+    settings: Settings
+    targets: list[ProviderTarget] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+
+
+def plan_sandbox(
+    settings: Settings,
+    stack: ExitStack,
+    *,
+    airtel_url: str | None,
+    mpesa_url: str | None,
+) -> CheckPlan:
+    """Start what the sandbox check needs; everything started stops when ``stack`` closes."""
+    plan = CheckPlan(settings)
+    _plan_airtel(plan, stack, airtel_url)
+    _plan_mpesa(plan, stack, mpesa_url)
+    return plan
+
+
+def _plan_airtel(plan: CheckPlan, stack: ExitStack, url: str | None) -> None:
+    from qmoi_sandbox.airtel import AirtelSandboxConfig, create_app
+    from qmoi_sandbox.common.server import serve_in_thread
+
+    configured = plan.settings.airtel
+    if url is not None:
+        defaults = AirtelSandboxConfig()
+        client_id = configured.client_id or defaults.client_id
+        secret = configured.client_secret or SecretStr(defaults.client_secret)
+        source = "--sandbox-url-airtel or AIRTEL_BASE_URL"
+    else:
+        try:
+            config = AirtelSandboxConfig(country=configured.country, currency=configured.currency)
+        except ValueError as exc:
+            plan.facts.append(
+                Fact("airtel", Verdict.FAILED, f"airtel: the built-in emulator cannot start: {exc}")
+            )
+            return
+        url = stack.enter_context(serve_in_thread(create_app(config)))
+        client_id, secret = config.client_id, SecretStr(config.client_secret)
+        source = "the built-in emulator"
+        plan.facts.append(
+            Fact(
+                "airtel",
+                Verdict.NOTE,
+                f"airtel: started the built-in emulator on {url} (its default sandbox credentials)",
+            )
+        )
+    airtel = configured.model_copy(
+        update={"client_id": client_id, "client_secret": secret, "base_url": url}
+    )
+    plan.settings = plan.settings.model_copy(update={"airtel": airtel})
+    plan.targets.append(ProviderTarget("airtel", base_url=url, url_source=source))
+
+
+def _plan_mpesa(plan: CheckPlan, stack: ExitStack, url: str | None) -> None:
+    from qmoi_sandbox.common.server import serve_in_thread
+    from qmoi_sandbox.mpesa import MpesaSandboxConfig, MpesaState, create_app
+
+    configured = plan.settings.mpesa
+    defaults = MpesaSandboxConfig()
+    update: dict[str, object]
+    if url is not None:
+        source = "--sandbox-url-mpesa or MPESA_BASE_URL"
+        certificate = configured.certificate or _fetch_certificate(plan, url)
+        update = {
+            "consumer_key": configured.consumer_key or SecretStr(defaults.consumer_key),
+            "consumer_secret": configured.consumer_secret or SecretStr(defaults.consumer_secret),
+            "shortcode": configured.shortcode or defaults.shortcode,
+            "passkey": configured.passkey or SecretStr(defaults.passkey),
+            "initiator_name": configured.initiator_name or defaults.initiator,
+            "initiator_password": (
+                configured.initiator_password or SecretStr(defaults.initiator_password)
+            ),
+            "certificate": certificate,
+        }
+    else:
+        # results after 0-0.2 s instead of 1-5 s: nobody should wait for a check
+        config = MpesaSandboxConfig(result_delay_s=(0.0, 0.2))
+        app = create_app(config)
+        state: MpesaState = app.state.mpesa
+        url = stack.enter_context(serve_in_thread(app))
+        source = "the built-in emulator"
+        plan.facts.append(
+            Fact(
+                "mpesa",
+                Verdict.NOTE,
+                f"mpesa: started the built-in emulator on {url} (its default sandbox credentials)",
+            )
+        )
+        update = {
+            "consumer_key": SecretStr(config.consumer_key),
+            "consumer_secret": SecretStr(config.consumer_secret),
+            "shortcode": config.shortcode,
+            "shortcode_type": "paybill",
+            "till_number": config.till_number,
+            "passkey": SecretStr(config.passkey),
+            "initiator_name": config.initiator,
+            "initiator_password": SecretStr(config.initiator_password),
+            "certificate": state.keys.certificate_pem,
+        }
+    mpesa = configured.model_copy(update={**update, "base_url": url})
+    plan.settings = plan.settings.model_copy(update={"mpesa": mpesa})
+    waiter = InMemoryResultWaiter()
+    token = secrets.token_hex(16)  # hex never spells a word Daraja refuses in URLs
+    receiver = stack.enter_context(serve_in_thread(result_receiver(waiter, token)))
+    plan.facts.append(
+        Fact(
+            "mpesa", Verdict.NOTE, f"mpesa: results come back to a loopback receiver on {receiver}"
+        )
+    )
+    plan.targets.append(
+        ProviderTarget(
+            "mpesa",
+            base_url=url,
+            url_source=source,
+            callback_base_url=f"{receiver}{MPESA_CALLBACK_PREFIX}/{token}",
+            results=waiter,
+        )
+    )
+
+
+def _fetch_certificate(plan: CheckPlan, url: str) -> str | None:
+    """The emulator's certificate (``GET /sandbox/certificate``) for the SecurityCredential."""
+    where = f"{url.rstrip('/')}/sandbox/certificate"
+    try:
+        response = httpx.get(where, timeout=5.0)
+    except httpx.HTTPError as exc:
+        problem = type(exc).__name__
+    else:
+        if response.status_code == 200 and "BEGIN CERTIFICATE" in response.text:
+            return response.text
+        problem = f"HTTP {response.status_code}"
+    plan.facts.append(
+        Fact(
+            "mpesa",
+            Verdict.NOTE,
+            f"mpesa: could not fetch the emulator's certificate from {where} ({problem}) — "
+            "set MPESA_CERTIFICATE to check the balance",
+        )
+    )
+    return None
+
+
+def result_receiver(results: ResultWaiter, token: str) -> Starlette:
+    """A loopback ASGI app taking Daraja's result callbacks at
+    ``/hooks/{token}/{sub-path}`` and handing them to ``results``."""
+    routes = result_routes("mpesa")
+
+    async def receive(request: Request) -> Response:
+        presented = str(request.path_params["token"]).encode()
+        kind = routes.get("/" + str(request.path_params["rest"]))
+        if not hmac.compare_digest(presented, token.encode()) or kind is None:
+            return Response(status_code=404)
+        try:
+            hand_over_result("mpesa", kind, await request.body(), results)
+        except CallbackRejected:
+            return Response(status_code=400)
+        return JSONResponse({})
+
+    return Starlette(
+        routes=[Route(MPESA_CALLBACK_PREFIX + "/{token}/{rest:path}", receive, methods=["POST"])]
+    )
