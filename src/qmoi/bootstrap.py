@@ -52,7 +52,7 @@ def build(settings: Settings, *, clock: Clock | None = None, pool_size: int = 10
     return Container(settings, engine, clock, signer, uow)
 
 
-def policy_from(settings: Settings) -> Policy:
+def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:
     a, m, targets = settings.airtel, settings.mpesa, settings.targets
     return Policy(
         providers={
@@ -91,6 +91,7 @@ def policy_from(settings: Settings) -> Policy:
         fallback=settings.transfers.fallback,
         stop_at_target=settings.sandbox_stop_at_target,
         stream_targets=dict(targets.stream_targets),
+        speed=float(getattr(clock, "speed", 1.0)),
     )
 
 
@@ -108,7 +109,7 @@ def wire(
     services = Services(
         uows=container.uow,
         providers=container.providers,
-        policy=policy_from(settings),
+        policy=policy_from(settings, container.clock),
         clock=container.clock,
         account_references={
             "airtel": settings.airtel.account_reference,

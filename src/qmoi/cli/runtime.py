@@ -26,6 +26,7 @@ from qmoi.domain.clock import Clock, ScaledClock, SystemClock
 from qmoi.domain.streams import STREAMS, StreamKey
 from qmoi.errors import ConfigError
 from qmoi.providers.base import InMemoryResultWaiter, PaymentProvider
+from qmoi.providers.mpesa.client import MpesaConnector
 from qmoi.providers.registry import MPESA_CALLBACK_PREFIX, build_provider
 from qmoi.providers.sandbox import SandboxControl
 from qmoi.services.context import Services
@@ -137,6 +138,10 @@ async def assemble(
         customers = None
         if settings.sandbox and simulate and emulators:
             customers = await _create_customers(emulators)
+        if emulators:
+            mpesa = providers["mpesa"]
+            if isinstance(mpesa, MpesaConnector):
+                await mpesa.register_c2b_urls()  # customers may pay the paybill directly
         services = wire(container, providers, results=results, sandbox_customers=customers)
         worker = Worker(services, sales_customers=customers, seed=seed)
         services.wake = worker.wake
@@ -268,8 +273,11 @@ async def serve(
 
     stop = asyncio.Event()
     tasks = []
-    if run_worker:
-        tasks.append(asyncio.create_task(runtime.worker.run(stop), name="worker"))
+    if not run_worker:
+        # An API process books what it receives: it drains the inbox (safely beside any
+        # number of workers) so a payment is booked within moments of its callback.
+        runtime.worker.jobs = frozenset({"inbox"})
+    tasks.append(asyncio.create_task(runtime.worker.run(stop), name="worker"))
     server = None
     if run_api:
         config = uvicorn.Config(

@@ -121,7 +121,9 @@ def apply_collection_status(
     else:
         if collection.is_final or collection.state is C.EXPIRED:
             return collection
-        updated = _still_open(policy, collection, status, now, changes)
+        updated = _still_open(
+            policy, collection, status, now, changes, may_conclude=source == "enquiry"
+        )
     if updated is collection:
         return collection
     if not uow.collections.save(updated, collection.state):
@@ -189,9 +191,15 @@ def _still_open(
     status: ProviderStatus,
     now: datetime,
     changes: dict[str, object],
+    *,
+    may_conclude: bool,
 ) -> Collection:
-    """Pending or unknown: schedule the next enquiry, or expire what never finished."""
+    """Pending or unknown: schedule the next enquiry — or, when this answer comes from an
+    enquiry (never from a send or a callback), fail what the provider does not know long
+    after the prompt and expire what never finished."""
     age = (now - collection.created_at).total_seconds()
+    if not may_conclude:
+        age = 0.0
     if status.reason is FailureReason.NOT_FOUND and age > policy.prompt_window_s:
         # The provider has no such transaction long after the prompt would have ended.
         return collection.moved_to(C.FAILED, now, reason="not_found", next_check_at=None, **changes)

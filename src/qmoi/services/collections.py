@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
 
 import structlog
 
@@ -35,8 +34,8 @@ from qmoi.services.context import Services
 
 log = structlog.get_logger("qmoi.services.collections")
 
-#: how long a fresh request is left to its sender before the resolver may look at it
-SEND_LEASE = timedelta(minutes=2)
+#: real seconds a fresh request is left to its sender before the resolver may look at it
+SEND_LEASE_S = 90.0
 MAX_REQUESTS = 500
 
 
@@ -102,7 +101,7 @@ async def start_collections(
                     updated_at=now,
                     sandbox=policy.sandbox,
                     account_reference=r.reference,
-                    next_check_at=now + SEND_LEASE,
+                    next_check_at=now + policy.lease(SEND_LEASE_S),
                     attempts=1,
                 )
                 for r in requests

@@ -4,7 +4,7 @@ targets, chunks, owner numbers, time zone. Services never read settings themselv
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -50,8 +50,19 @@ class Policy:
     #: after this long, "no such transaction" from the provider means the prompt failed
     prompt_window_s: float = 600.0
     unknown_expiry_s: float = 86400.0
+    #: how long after an unclear send "no such transaction" is believed (then the transfer
+    #: is sent again under the same reference)
+    not_found_grace_s: float = 120.0
     #: pause before re-trying an auto-transfer chunk the provider refused
     transfer_retry_s: float = 900.0
+
+    #: simulated seconds per real second (the sandbox clock; 1 in live mode)
+    speed: float = 1.0
+
+    def lease(self, real_seconds: float) -> timedelta:
+        """A lease long enough for ``real_seconds`` of work, in the clock's time: at
+        --speed 3600 a 60-second provider call spans an hour of simulated time."""
+        return timedelta(seconds=real_seconds * max(1.0, self.speed))
 
     def day(self, instant: datetime) -> date:
         return business_day(instant, self.tz)

@@ -11,7 +11,6 @@ arriving later still books it).
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 import structlog
 
@@ -24,13 +23,14 @@ from qmoi.services.transfers import advance_transfer, claim_due_transfers
 
 log = structlog.get_logger("qmoi.services.resolver")
 
-CLAIM_LEASE = timedelta(minutes=3)
+#: real seconds a claimed collection is left to the worker that claimed it
+CLAIM_LEASE_S = 45.0
 
 
 async def resolve_collections(services: Services, limit: int = 50) -> int:
     """Ask about every due open collection; returns how many were looked at."""
     with services.uows() as uow:
-        due = uow.collections.claim_due(uow.now, CLAIM_LEASE, limit)
+        due = uow.collections.claim_due(uow.now, services.policy.lease(CLAIM_LEASE_S), limit)
         uow.commit()
     gate = asyncio.Semaphore(8)
 
@@ -85,7 +85,7 @@ async def _enquire(services: Services, collection: Collection) -> ProviderStatus
         return ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
 
 
-async def resolve_transfers(services: Services, limit: int = 20) -> int:
+async def resolve_transfers(services: Services, limit: int = 5) -> int:
     """Send reserved transfers and ask about the others; returns how many."""
     due = claim_due_transfers(services, limit)
     for transfer in due:  # one at a time: payouts are few and each is money leaving

@@ -18,7 +18,6 @@ ever resolved by asking the provider.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 import structlog
 
@@ -49,7 +48,8 @@ from qmoi.services.ports import UnitOfWork
 log = structlog.get_logger("qmoi.services.transfers")
 
 T = TransferState
-CLAIM_LEASE = timedelta(minutes=5)
+#: real seconds a claimed transfer is left to the worker sending or resolving it
+CLAIM_LEASE_S = 60.0
 
 
 # --- planning --------------------------------------------------------------------------
@@ -208,7 +208,7 @@ async def manual_transfer(
             created_at=now,
             updated_at=now,
             sandbox=services.policy.sandbox,
-            next_check_at=now + CLAIM_LEASE,
+            next_check_at=now + services.policy.lease(CLAIM_LEASE_S),
             attempts=1,
         )
         try:
@@ -242,16 +242,19 @@ async def available_funds(services: Services, provider: str) -> Available:
 # --- sending and resolving -------------------------------------------------------------
 
 
-def claim_due_transfers(services: Services, limit: int = 20) -> list[Transfer]:
+def claim_due_transfers(services: Services, limit: int = 5) -> list[Transfer]:
     with services.uows() as uow:
-        claimed = uow.transfers.claim_due(uow.now, CLAIM_LEASE, limit)
+        claimed = uow.transfers.claim_due(uow.now, services.policy.lease(CLAIM_LEASE_S), limit)
         uow.commit()
     return claimed
 
 
 async def advance_transfer(services: Services, transfer: Transfer) -> Transfer:
     """Do the next safe thing for a claimed transfer: send it the first time; otherwise
-    (it may have been sent before) ask the provider, and send only on "not found"."""
+    (it may have been sent before) ask the provider. Only when the provider says it has
+    no such transaction — and long enough after our last attempt that it would know — is
+    it sent again, under the same reference, which the provider refuses as a duplicate
+    should it exist after all. A transfer the provider acknowledged is never re-sent."""
     if transfer.state is T.RESERVED and transfer.attempts <= 1:
         return await send_transfer(services, transfer)
     connector = services.providers[transfer.provider]
@@ -261,13 +264,20 @@ async def advance_transfer(services: Services, transfer: Transfer) -> Transfer:
         )
     except ProviderError as exc:
         status = ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
-    if (
-        transfer.state is T.RESERVED
-        and status.reason is FailureReason.NOT_FOUND
-        and status.outcome is not Outcome.SUCCEEDED
-    ):
-        return await send_transfer(services, transfer)  # never reached the provider
+    if _never_arrived(services, transfer, status):
+        return await send_transfer(services, transfer)
     return apply_transfer(services, transfer.reference, status, source="enquiry")
+
+
+def _never_arrived(services: Services, transfer: Transfer, status: ProviderStatus) -> bool:
+    if status.reason is not FailureReason.NOT_FOUND or status.outcome is Outcome.SUCCEEDED:
+        return False
+    if transfer.state is T.RESERVED:
+        return True  # our send was interrupted before any answer: nothing to wait for
+    if transfer.state is not T.UNKNOWN or transfer.provider_request_id is not None:
+        return False  # the provider acknowledged it: wait for its answer
+    quiet = (services.clock.now() - transfer.updated_at).total_seconds()
+    return quiet >= services.policy.not_found_grace_s
 
 
 async def send_transfer(services: Services, transfer: Transfer) -> Transfer:

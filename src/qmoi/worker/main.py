@@ -48,6 +48,7 @@ class Worker:
         sales_customers: Mapping[str, Mapping[StreamKey, Sequence[str]]] | None = None,
         seed: int | None = None,
         name: str | None = None,
+        jobs: frozenset[str] | None = None,
     ) -> None:
         self.services = services
         self.cadence = cadence or Cadence()
@@ -57,6 +58,8 @@ class Worker:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last: dict[str, float] = {}
+        #: which jobs this worker runs (None: all); an API process drains only the inbox
+        self.jobs = jobs
 
     def wake(self) -> None:
         """Start the next round now; callable from any thread."""
@@ -97,6 +100,8 @@ class Worker:
             await self._job("sales", self.cadence.sales, self._sales)
 
     async def _job(self, name: str, every: float, run: Callable[[], Awaitable[object]]) -> None:
+        if self.jobs is not None and name not in self.jobs:
+            return
         now = time.monotonic()
         if now - self._last.get(name, -1e9) < every:
             return

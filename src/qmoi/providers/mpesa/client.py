@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -81,6 +81,10 @@ TOKEN_REFRESH_MARGIN_S = 60.0
 RESULT_TIMEOUT_S = 30.0
 
 logger = structlog.get_logger("qmoi.providers.mpesa", provider=PROVIDER)
+
+#: result codes of a Transaction Status lookup by our own id that mean "no such
+#: transaction" (unconfirmed: one setting to change if Daraja answers otherwise)
+NOT_FOUND_ON_LOOKUP = frozenset({"25"})
 
 
 class _QueryInProgress(OutcomeUnknown):
@@ -653,10 +657,19 @@ class MpesaConnector:
         self, reference: str, provider_request_id: str | None
     ) -> ProviderStatus:
         """Transaction Status by ``OriginalConversationID`` = our transfer reference (§11.1,
-        §13.8): how a B2C whose result never came is resolved."""
-        return await self.transaction_status(
+        §13.8): how a B2C whose result never came is resolved.
+
+        The document names no "no such transaction" answer; a lookup by our own id that
+        Daraja answers with 25 (invalid request parameters) is read as "not found"
+        (unconfirmed; ``NOT_FOUND_ON_LOOKUP``), so that a payout that never reached
+        Daraja can be sent again under the same OriginatorConversationID — which Daraja's
+        duplicate detection (code 15) guards if the reading is wrong."""
+        status = await self.transaction_status(
             original_conversation_id=reference, party_a=self._b2c_shortcode
         )
+        if status.outcome is Outcome.UNKNOWN and status.provider_code in NOT_FOUND_ON_LOOKUP:
+            return replace(status, reason=FailureReason.NOT_FOUND)
+        return status
 
     # ----------------------------------------------------------------------------------
     # initiator queries answered by callback (§10, §11)
