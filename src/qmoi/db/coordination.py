@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from qmoi.db import tables as t
-from qmoi.db.repositories import dialect_insert
+from qmoi.db.repositories import dialect_insert, inserted
 
 
 class JobSlots:
@@ -25,8 +25,9 @@ class JobSlots:
             dialect_insert(self._session, t.job_slots)
             .values(job=job, slot=slot, claimed_at=at, owner=owner)
             .on_conflict_do_nothing()
+            .returning(t.job_slots.c.job)
         )
-        return bool(self._session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
+        return inserted(self._session, statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +67,9 @@ class NotificationOutbox:
                 created_at=at,
             )
             .on_conflict_do_nothing()
+            .returning(t.notifications.c.id)
         )
-        return bool(self._session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
+        return inserted(self._session, statement)
 
     def recent(self, limit: int = 50) -> list[Notification]:
         rows = self._session.execute(
@@ -129,12 +131,13 @@ class IdempotencyKeys:
 
     def reserve(self, scope: str, key: str, request_hash: str, at: datetime) -> StoredAnswer | None:
         """Claim ``key`` for this request; returns the earlier record if the key was used."""
-        inserted = self._session.execute(
+        statement = (
             dialect_insert(self._session, t.idempotency_keys)
             .values(scope=scope, key=key, request_hash=request_hash, created_at=at)
             .on_conflict_do_nothing()
-        ).rowcount  # type: ignore[attr-defined]
-        if inserted == 1:
+            .returning(t.idempotency_keys.c.key)
+        )
+        if inserted(self._session, statement):
             return None
         row = self._session.execute(
             select(t.idempotency_keys).where(

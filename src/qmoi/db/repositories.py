@@ -40,6 +40,12 @@ def violates(exc: IntegrityError, constraint: str, columns: str) -> bool:
     return f"UNIQUE constraint failed: {columns}" in str(exc.orig)
 
 
+def inserted(session: Session, statement: Any) -> bool:
+    """Run an ``INSERT … ON CONFLICT DO NOTHING … RETURNING``: True if a row went in.
+    (The driver's rowcount is -1 for these on PostgreSQL; RETURNING is exact.)"""
+    return session.execute(statement).first() is not None
+
+
 def dialect_insert(session: Session, table: Any) -> Any:
     """A dialect insert that supports ON CONFLICT."""
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite

@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from qmoi.db import tables as t
-from qmoi.db.repositories import dialect_insert
+from qmoi.db.repositories import dialect_insert, inserted
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +117,8 @@ class RevenueTotalsRepository:
             statement = statement.on_conflict_do_nothing(
                 index_elements=["provider", "business_day"],
                 index_where=t.day_closes.c.kind == "close",
-            )
-            return bool(self._session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
+            ).returning(t.day_closes.c.id)
+            return inserted(self._session, statement)
         self._session.execute(insert(t.day_closes).values(values))
         return True
 

@@ -1,0 +1,271 @@
+"""The revenue services on the real store (SQLite and PostgreSQL) with scripted
+providers and a clock the test moves: booking, days, targets, growth, Z-reports,
+the auto-transfer rule, manual transfers, unknown outcomes and fallback."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from qmoi.bootstrap import policy_from
+from qmoi.config import RawValues, build_settings
+from qmoi.db.uow import UnitOfWorkFactory
+from qmoi.domain import accounts
+from qmoi.domain.clock import ManualClock
+from qmoi.domain.money import Money
+from qmoi.domain.states import CollectionState, TransferState
+from qmoi.domain.streams import StreamKey
+from qmoi.providers.base import FailureReason
+from qmoi.services import days, metrics
+from qmoi.services.collections import PaymentRequest, start_collections
+from qmoi.services.context import Services
+from qmoi.services.resolver import resolve_collections, resolve_transfers
+from qmoi.services.transfers import TransferRefused, manual_transfer, plan_auto_transfers
+from tests.fakes import FakeProvider, failed, succeeded, timeout_after_sending
+
+pytestmark = [pytest.mark.revenue, pytest.mark.transfer]
+
+# 23:59:59 in Nairobi on 29 November 2026
+LAST_SECOND = datetime(2026, 11, 29, 20, 59, 59, tzinfo=UTC)
+
+
+def kes(text: str) -> Money:
+    return Money.parse(text)
+
+
+def make_services(uows: UnitOfWorkFactory, clock: ManualClock, **settings: str) -> Services:
+    built, report = build_settings(RawValues(settings))
+    assert built is not None, report.problems
+    policy = replace(policy_from(built), sandbox=True)
+    return Services(
+        uows=uows,
+        providers={"airtel": FakeProvider("airtel"), "mpesa": FakeProvider("mpesa")},
+        policy=policy,
+        clock=clock,
+    )
+
+
+@pytest.fixture
+def services(uows: UnitOfWorkFactory, clock: ManualClock) -> Services:
+    return make_services(uows, clock)
+
+
+def fake(services: Services, provider: str) -> FakeProvider:
+    found = services.providers[provider]
+    assert isinstance(found, FakeProvider)
+    return found
+
+
+async def pay(
+    services: Services, provider: str, amount: str, stream: StreamKey = StreamKey.AIRTIME_SALES
+) -> str:
+    """A customer is asked and approves: the enquiry confirms it and it is booked."""
+    number = "254733000100" if provider == "airtel" else "254708000100"
+    (collection,) = await start_collections(
+        services, provider, [PaymentRequest(number, kes(amount), stream)], actor="test"
+    )
+    fake(services, provider).statuses[collection.reference] = succeeded(
+        kes(amount), receipt=f"RCPT-{collection.reference}"
+    )
+    with services.uows() as uow:
+        uow.collections.save(replace(collection, next_check_at=uow.now), collection.state)
+        uow.commit()
+    await resolve_collections(services)
+    with services.uows(read_only=True) as uow:
+        booked = uow.collections.by_reference(collection.reference)
+    assert booked is not None and booked.state is CollectionState.SUCCEEDED
+    return collection.reference
+
+
+async def test_a_payment_is_booked_once_whatever_reports_it_again(services: Services) -> None:
+    reference = await pay(services, "airtel", "1,250.50")
+    with services.uows() as uow:  # the enquiry answers again: nothing more is booked
+        uow.collections.save(
+            replace(
+                uow.collections.by_reference(reference),  # type: ignore[arg-type]
+                next_check_at=uow.now,
+            ),
+            CollectionState.SUCCEEDED,
+        )
+        uow.commit()
+    await resolve_collections(services)
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.wallet("airtel")) == kes("1250.50")
+        assert uow.ledger.entry_count() == 1
+
+
+async def test_the_day_boundary_is_midnight_in_nairobi(
+    services: Services, clock: ManualClock
+) -> None:
+    clock.set(LAST_SECOND)
+    await pay(services, "mpesa", "500")
+    clock.advance(timedelta(seconds=1))  # 00:00:00 on the 30th in Nairobi
+    await pay(services, "mpesa", "700")
+    figures = metrics.figures(services)
+    assert figures["mpesa"].day == date(2026, 11, 30)
+    assert figures["mpesa"].day_earned == kes("700")
+    assert figures["mpesa"].yesterday == kes("500")
+    closed = days.roll_over(services)
+    assert ("mpesa", date(2026, 11, 29)) in closed
+    assert days.roll_over(services) == []  # once only
+    with services.uows(read_only=True) as uow:
+        close = uow.totals.close_of("mpesa", date(2026, 11, 29))
+    assert close is not None and close.earned_minor == 50000
+
+
+async def test_metrics_have_the_mission_shape_targets_and_stream_split(
+    services: Services,
+) -> None:
+    await pay(services, "airtel", "3000", StreamKey.MOBILE_SERVICES)
+    await pay(services, "airtel", "650", StreamKey.DATA_PACKAGES)
+    answer = metrics.metrics(services)
+    airtel = answer["airtel"]
+    assert airtel["dailyEarnings"] == 3650
+    assert airtel["targetProgress"] == 36.5
+    assert airtel["streamPerformance"]["mobileServices"] == {"earned": 3000, "target": 3631.28}
+    assert airtel["streamPerformance"]["dataPackages"]["earned"] == 650
+    assert sum(s["target"] * 100 for s in airtel["streamPerformance"].values()) == pytest.approx(
+        1_000_000
+    )
+    assert airtel["autoTransferStatus"] == "pending"
+    assert answer["combined"] == {
+        **answer["combined"],
+        "airtel": 3650,
+        "mpesa": 0,
+        "combined": 3650,
+        "target": 20000,
+        "progress": 18.25,
+    }
+
+
+async def test_growth_mode_sets_today_from_yesterday_never_below_minimum(
+    uows: UnitOfWorkFactory,
+    clock: ManualClock,
+) -> None:
+    services = make_services(uows, clock, QMOI_TARGET_MODE="growth")
+    clock.set(LAST_SECOND - timedelta(hours=2))
+    await pay(services, "airtel", "10000")
+    await pay(services, "mpesa", "5000")
+    clock.set(LAST_SECOND + timedelta(hours=1))
+    days.roll_over(services)
+    figures = metrics.figures(services)
+    assert figures["airtel"].target == kes("12000")  # 10,000 × 1.20
+    assert figures["mpesa"].target == kes("8000")  # 6,000 would be below the minimum
+
+
+async def test_z_report_starts_the_counters_again_and_deletes_nothing(
+    services: Services,
+) -> None:
+    await pay(services, "airtel", "900")
+    close = days.reset_period(services, "airtel", actor="owner")
+    assert close.earned_minor == 90000
+    await pay(services, "airtel", "100")
+    answer = metrics.metrics(services)["airtel"]
+    assert answer["dailyEarnings"] == 100
+    assert answer["dayEarnings"] == 1000
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.entry_count() == 2
+
+
+async def test_auto_transfer_rule_7300_means_three_chunks_of_2000(services: Services) -> None:
+    for amount in ("2500", "2500", "2300"):
+        await pay(services, "airtel", amount)
+    planned = plan_auto_transfers(services, "airtel")
+    assert [t.reference for t in planned] == [
+        "QMOI-AT-20261129-0001",
+        "QMOI-AT-20261129-0002",
+        "QMOI-AT-20261129-0003",
+    ]
+    assert plan_auto_transfers(services, "airtel") == []  # planning twice plans nothing
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.wallet("airtel")) == kes("1300")
+        assert uow.ledger.balance(accounts.in_transit("airtel")) == kes("6000")
+    await resolve_transfers(services)
+    assert len(fake(services, "airtel").paid) == 3
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.OWNER_DRAWINGS) == kes("6000")
+        assert uow.ledger.balance(accounts.in_transit("airtel")) == Money.zero()
+    await pay(services, "airtel", "700")  # 8,000 earned: the fourth chunk
+    assert [t.sequence for t in plan_auto_transfers(services, "airtel")] == [4]
+
+
+async def test_concurrent_planners_plan_each_chunk_once(services: Services) -> None:
+    await pay(services, "mpesa", "6000")
+    results = await asyncio.gather(
+        *(asyncio.to_thread(plan_auto_transfers, services, "mpesa") for _ in range(4))
+    )
+    planned = [t.reference for batch in results for t in batch]
+    assert sorted(planned) == sorted(set(planned))
+    with services.uows(read_only=True) as uow:
+        assert uow.transfers.covered_chunks("mpesa", date(2026, 11, 29)) == {1, 2, 3}
+        assert uow.ledger.balance(accounts.in_transit("mpesa")) == kes("6000")
+
+
+async def test_payout_times_out_enquiry_says_paid_exactly_one_settlement(
+    services: Services,
+) -> None:
+    await pay(services, "airtel", "2000")
+    provider = fake(services, "airtel")
+    provider.payouts.append(timeout_after_sending())
+    (chunk,) = plan_auto_transfers(services, "airtel")
+    await resolve_transfers(services)
+    with services.uows(read_only=True) as uow:
+        assert uow.transfers.by_reference(chunk.reference).state is TransferState.UNKNOWN  # type: ignore[union-attr]
+    provider.statuses[chunk.reference] = succeeded(kes("2000"), "PAID-1")
+    with services.uows() as uow:
+        current = uow.transfers.by_reference(chunk.reference)
+        assert current is not None
+        uow.transfers.save(replace(current, next_check_at=uow.now), current.state)
+        uow.commit()
+    await resolve_transfers(services)
+    assert len(provider.paid) == 1  # asked about, never sent again
+    with services.uows(read_only=True) as uow:
+        done = uow.transfers.by_reference(chunk.reference)
+        assert done is not None and done.state is TransferState.SUCCEEDED
+        assert uow.ledger.balance(accounts.OWNER_DRAWINGS) == kes("2000")
+        settles = [e for e in uow.ledger.entries() if e.kind == "transfer_settle"]
+    assert len(settles) == 1
+
+
+async def test_manual_transfer_above_available_is_refused_and_changes_nothing(
+    services: Services,
+) -> None:
+    await pay(services, "airtel", "1000")
+    with pytest.raises(TransferRefused) as refused:
+        await manual_transfer(services, "airtel", kes("1500"), "owner")
+    assert refused.value.code == "insufficient_funds"
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.wallet("airtel")) == kes("1000")
+        assert uow.transfers.latest("airtel") is None
+    made = await manual_transfer(services, "airtel", kes("400"), "owner", "key-1")
+    again = await manual_transfer(services, "airtel", kes("400"), "owner", "key-1")
+    assert made.reference == again.reference
+    assert len(fake(services, "airtel").paid) == 1
+
+
+async def test_a_wallet_short_of_funds_falls_back_to_the_other_provider(
+    uows: UnitOfWorkFactory,
+    clock: ManualClock,
+) -> None:
+    services = make_services(uows, clock, QMOI_TRANSFER_FALLBACK="true")
+    await pay(services, "airtel", "2000")
+    await pay(services, "mpesa", "2500")
+    fake(services, "airtel").payouts.append(failed(FailureReason.INSUFFICIENT_FUNDS))
+    (chunk,) = plan_auto_transfers(services, "airtel")
+    await resolve_transfers(services)  # airtel refuses: released, fallback reserved on mpesa
+    await resolve_transfers(services)  # the fallback goes out on mpesa
+    with services.uows(read_only=True) as uow:
+        original = uow.transfers.by_reference(chunk.reference)
+        fallback = uow.transfers.by_reference(chunk.reference + "-FB")
+        assert original is not None and original.state is TransferState.FAILED
+        assert fallback is not None and fallback.state is TransferState.SUCCEEDED
+        assert fallback.msisdn == "254708000100"
+        assert uow.ledger.balance(accounts.wallet("airtel")) == kes("2000")
+        assert uow.ledger.balance(accounts.wallet("mpesa")) == kes("500")
+        kinds = [n.kind for n in uow.notifications.recent()]
+    assert "transfer_failed" in kinds and "transfer_completed" in kinds
+    # the airtel chunk counts as carried: nothing more is planned for it today
+    assert plan_auto_transfers(services, "airtel") == []
