@@ -1,0 +1,288 @@
+"""The revenue API over real HTTP, with QMOI and both emulators running: who may call
+it, what bad input gets (a 4xx with a stable code, nothing changed), idempotency, the
+history's cursor, and callbacks that are forged, unknown, mismatched or replayed."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qmoi.domain import accounts
+from tests.e2e.runtime_support import Running, running, sandbox_settings
+
+pytestmark = [pytest.mark.revenue, pytest.mark.slow]
+
+SILENT_AIRTEL = "254733000102"  # the emulator's customer who never answers
+SILENT_MPESA = "254708000102"
+REV = "/api/qmoi/revenue"
+
+
+@pytest.fixture
+async def run(tmp_path: Path) -> AsyncIterator[Running]:
+    # speed 10: customers answer within 3 s; the silent one times out only after 6 s
+    async with running(sandbox_settings(tmp_path), speed=10, simulate=False) as r:
+        yield r
+
+
+def ledger_state(run: Running) -> tuple[int, int, int]:
+    with run.services.uows(read_only=True) as uow:
+        return (
+            uow.ledger.entry_count(),
+            uow.ledger.balance(accounts.wallet("airtel")).minor,
+            uow.ledger.balance(accounts.wallet("mpesa")).minor,
+        )
+
+
+async def pending_collection(
+    run: Running, provider: str, msisdn: str, amount: Any = 1500
+) -> dict[str, Any]:
+    answer = await run.api.post(
+        f"{REV}/{provider}/generate",
+        json={"requests": [{"msisdn": msisdn, "amount": amount, "stream": "airtime_sales"}]},
+    )
+    assert answer.status_code == 202, answer.text
+    (collection,) = answer.json()["collections"]
+    assert collection["status"] == "pending"
+    return dict(collection)
+
+
+async def test_every_route_needs_a_valid_key(run: Running) -> None:
+    for key in (None, "Bearer wrong-key", "Basic abc"):
+        headers = {"Authorization": key} if key else {}
+        answer = await run.api.get(f"{REV}/metrics", headers=headers or {"Authorization": ""})
+        assert answer.status_code == 401
+        assert answer.json()["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        (
+            "/bogus/generate",
+            {"requests": [{"msisdn": SILENT_AIRTEL, "amount": 10, "stream": "airtime_sales"}]},
+            404,
+            "unknown_provider",
+        ),
+        (
+            "/airtel/generate",
+            {"requests": [{"msisdn": SILENT_AIRTEL, "amount": 10, "stream": "lottery"}]},
+            422,
+            "unknown_stream",
+        ),
+        (
+            "/airtel/generate",
+            {"requests": [{"msisdn": SILENT_AIRTEL, "amount": "-5", "stream": "airtime_sales"}]},
+            422,
+            "invalid_amount",
+        ),
+        (
+            "/airtel/generate",
+            {
+                "requests": [
+                    {"msisdn": SILENT_AIRTEL, "amount": "10.005", "stream": "airtime_sales"}
+                ]
+            },
+            422,
+            "invalid_amount",
+        ),
+        (
+            "/airtel/generate",
+            {"requests": [{"msisdn": SILENT_AIRTEL, "amount": 10.555, "stream": "airtime_sales"}]},
+            422,
+            "invalid_amount",
+        ),
+        (
+            "/airtel/generate",
+            {"requests": [{"msisdn": SILENT_MPESA, "amount": 10, "stream": "airtime_sales"}]},
+            422,
+            "invalid_msisdn",
+        ),
+        (
+            "/mpesa/generate",
+            {"requests": [{"msisdn": SILENT_MPESA, "amount": "10.50", "stream": "airtime_sales"}]},
+            422,
+            "invalid_amount",
+        ),
+        (
+            "/airtel/generate",
+            {
+                "requests": [
+                    {"msisdn": SILENT_AIRTEL, "amount": 10, "stream": "airtime_sales", "tip": 5}
+                ]
+            },
+            422,
+            "invalid_request",
+        ),
+        ("/airtel/transfer", {"amount": "-100"}, 422, "invalid_amount"),
+        ("/airtel/transfer", {"amount": "100.001"}, 422, "invalid_amount"),
+        ("/airtel/transfer", {"amount": "1000"}, 409, "insufficient_funds"),
+        ("/mpesa/transfer", {"amount": 0}, 422, "invalid_amount"),
+    ],
+)
+async def test_bad_input_gets_a_stable_code_and_changes_nothing(
+    run: Running, path: str, body: dict[str, Any], status: int, code: str
+) -> None:
+    before = ledger_state(run)
+    answer = await run.api.post(f"{REV}{path}", json=body)
+    assert answer.status_code == status, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    assert "Traceback" not in error["message"]
+    assert ledger_state(run) == before
+    history = await run.api.get(f"{REV}/airtel/transactions")
+    assert history.json()["items"] == []
+
+
+async def test_transfer_idempotency_key_replays_or_conflicts(run: Running) -> None:
+    headers = {"Idempotency-Key": "payout-42"}
+    first = await run.api.post(f"{REV}/airtel/transfer", json={"amount": 500}, headers=headers)
+    again = await run.api.post(f"{REV}/airtel/transfer", json={"amount": 500}, headers=headers)
+    assert first.status_code == again.status_code == 409  # nothing earned yet: refused…
+    assert again.headers.get("Idempotent-Replayed") == "true"  # …and the refusal replayed
+    assert again.json() == first.json()
+    other = await run.api.post(f"{REV}/airtel/transfer", json={"amount": 600}, headers=headers)
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_conflict"
+
+
+async def test_history_is_cursor_paginated_without_repeats(run: Running) -> None:
+    for amount in (100, 200, 300, 400, 500):
+        await pending_collection(run, "airtel", SILENT_AIRTEL, amount)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2, "kind": "collection"}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await run.api.get(f"{REV}/airtel/transactions", params=params)).json()
+        seen += [item["id"] for item in page["items"]]
+        assert all(item["msisdn"] == "254*****102" for item in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 5
+    bad = await run.api.get(f"{REV}/airtel/transactions", params={"cursor": "nonsense"})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "invalid_cursor"
+
+
+def airtel_callback(run: Running, transaction: dict[str, Any], *, forge: bool = False) -> bytes:
+    secret = run.runtime.container.settings.airtel.callback_secret
+    assert secret is not None
+    outer = json.dumps({"transaction": transaction}, separators=(",", ":")).encode()
+    key = b"not-the-secret" if forge else secret.get_secret_value().encode()
+    digest = base64.b64encode(hmac.new(key, outer, hashlib.sha256).digest()).decode()
+    return json.dumps({"transaction": transaction, "hash": digest}).encode()
+
+
+async def payments(run: Running, provider: str) -> int:
+    return int((await run.api.get(f"{REV}/metrics")).json()[provider]["payments"])
+
+
+async def settle(run: Running) -> None:
+    for _ in range(20):
+        run.runtime.worker.wake()
+        await asyncio.sleep(0.1)
+
+
+async def test_forged_unknown_and_replayed_airtel_callbacks(run: Running) -> None:
+    collection = await pending_collection(run, "airtel", SILENT_AIRTEL)
+    success = {
+        "id": collection["id"],
+        "message": "Paid",
+        "status_code": "TS",
+        "airtel_money_id": "MP-FORGED-1",
+    }
+    forged = await run.api.post(
+        "/api/airtel/callback",
+        content=airtel_callback(run, success, forge=True),
+        headers={"Content-Type": "application/json"},
+    )
+    assert forged.status_code == 400
+    assert forged.json()["error"]["code"] == "callback_rejected"
+    unknown = await run.api.post(
+        "/api/airtel/callback",
+        content=airtel_callback(run, {**success, "id": "QC-not-ours"}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert unknown.status_code == 200  # acknowledged, stored, never booked
+    await settle(run)
+    assert await payments(run, "airtel") == 0
+    genuine = airtel_callback(run, {**success, "airtel_money_id": "MP-REAL-1"})
+    for _ in range(3):  # the same callback delivered three times
+        answer = await run.api.post(
+            "/api/airtel/callback", content=genuine, headers={"Content-Type": "application/json"}
+        )
+        assert answer.status_code == 200
+    await settle(run)
+    assert await payments(run, "airtel") == 1
+    with run.services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.wallet("airtel")).minor == 150000
+        assert uow.inbox.counts().get("rejected", 0) == 2  # the forgery and the stranger
+
+
+async def test_mismatched_mpesa_amount_goes_to_suspense_not_revenue(run: Running) -> None:
+    collection = await pending_collection(run, "mpesa", SILENT_MPESA, 1500)
+    with run.services.uows(read_only=True) as uow:
+        stored = uow.collections.by_reference(collection["id"])
+    assert stored is not None
+    assert stored.provider_request_id
+    fixture = Path(__file__).parents[1] / "contract/fixtures/mpesa/stk_callback_success.json"
+    body = json.loads(fixture.read_text())
+    stk = body["Body"]["stkCallback"]
+    stk["CheckoutRequestID"] = stored.provider_request_id
+    for item in stk["CallbackMetadata"]["Item"]:
+        if item["Name"] == "Amount":
+            item["Value"] = 15  # the customer paid 15, not 1,500
+        if item["Name"] == "PhoneNumber":
+            item["Value"] = int(SILENT_MPESA)
+    token = run.runtime.container.settings.mpesa.callback_token
+    assert token is not None
+    wrong = await run.api.post("/hooks/wrong-token/stk", json=body)
+    assert wrong.status_code == 404
+    answer = await run.api.post(f"/hooks/{token.get_secret_value()}/stk", json=body)
+    assert answer.status_code == 200
+    await settle(run)
+    assert await payments(run, "mpesa") == 0
+    with run.services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.SUSPENSE).minor == -1500
+        assert any(n.kind == "suspense" for n in uow.notifications.recent())
+
+
+async def test_a_payment_made_in_the_emulator_is_booked_and_shows_in_metrics(
+    run: Running,
+) -> None:
+    answer = await run.api.post(
+        f"{REV}/airtel/generate",
+        json={
+            "requests": [
+                {
+                    "msisdn": "254733000100",
+                    "amount": "1,250.50",
+                    "stream": "data_packages",
+                    "reference": "INV-77",
+                }
+            ]
+        },
+    )
+    assert answer.status_code == 202
+    for _ in range(100):
+        metrics = (await run.api.get(f"{REV}/metrics")).json()
+        if metrics["airtel"]["dailyEarnings"]:
+            break
+        await asyncio.sleep(0.1)
+    assert metrics["airtel"]["dailyEarnings"] == 1250.5
+    assert metrics["airtel"]["streamPerformance"]["dataPackages"]["earned"] == 1250.5
+    balance = (await run.api.get(f"{REV}/airtel/balance")).json()
+    assert balance["available"] == 1250.5
+    assert balance["todays_earnings"] == 1250.5
+    assert balance["provider_balance"] is not None
