@@ -39,7 +39,13 @@ class CliContext:
 
     def container(self) -> Container:
         if self._container is None:
-            self._container = build(self.settings())
+            settings = self.settings()
+            clock = None
+            if settings.sandbox:  # tell the running sandbox's simulated time, if any
+                from qmoi.cli.runtime import load_clock
+
+                clock = load_clock(settings.var_dir)
+            self._container = build(settings, clock=clock)
         return self._container
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ import structlog
 import typer
 from typer.exceptions import TyperException
 
-from qmoi.cli import audit, db, ledger
+from qmoi.cli import audit, db, ledger, revenue
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import INTERNAL, USAGE, fail
 from qmoi.cli.sandbox import sandbox
@@ -48,6 +48,8 @@ app.command("sandbox", context_settings={"allow_extra_args": True, "ignore_unkno
     sandbox
 )
 app.add_typer(db.app, name="db")
+app.add_typer(revenue.app, name="revenue")
+app.command("transfer")(revenue.transfer)
 app.add_typer(audit.app, name="audit")
 app.add_typer(ledger.app, name="ledger")
 

@@ -10,11 +10,13 @@ outside the tests that import ``qmoi_sandbox``.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -68,8 +70,29 @@ def prepare_database(container: Container) -> str | None:
     return None
 
 
+CLOCK_FILE = "sandbox_clock.json"
+
+
 def sandbox_clock(speed: float, start: datetime | None) -> ScaledClock:
     return ScaledClock(start or datetime.now(UTC), speed)
+
+
+def save_clock(var_dir: Path, clock: ScaledClock) -> None:
+    """Let other commands (``qmoi revenue status``) tell the sandbox's simulated time."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    (var_dir / CLOCK_FILE).write_text(
+        json.dumps({"start": clock.start.isoformat(), "speed": clock.speed, "origin": clock.origin})
+    )
+
+
+def load_clock(var_dir: Path) -> ScaledClock | None:
+    try:
+        data = json.loads((var_dir / CLOCK_FILE).read_text())
+        return ScaledClock(
+            datetime.fromisoformat(data["start"]), float(data["speed"]), float(data["origin"])
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 @asynccontextmanager
@@ -87,7 +110,12 @@ async def assemble(
     """Everything ``qmoi start`` runs, built and torn down in order."""
     if not settings.sandbox and (speed != 1.0 or start is not None):
         raise ConfigError("--speed and --start exist only in the sandbox: live time is real")
-    clock: Clock = sandbox_clock(speed, start) if settings.sandbox else SystemClock()
+    clock: Clock = SystemClock()
+    if settings.sandbox:
+        scaled = sandbox_clock(speed, start)
+        if with_emulators:  # the process that owns the sandbox's time publishes it
+            save_clock(settings.var_dir, scaled)
+        clock = scaled
     var = settings.var_dir
     master = (
         install_secret(var, "master.key", settings.master_key)

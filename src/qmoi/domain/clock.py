@@ -42,17 +42,25 @@ class ManualClock:
 
 
 class ScaledClock:
-    """Wall time ``speed`` times faster from ``start`` (the sandbox's accelerated day)."""
+    """Wall time ``speed`` times faster from ``start`` (the sandbox's accelerated day).
 
-    def __init__(self, start: datetime, speed: float = 1.0) -> None:
+    ``origin`` is the wall-clock epoch second at which the clock stood at ``start``; another
+    process given the same three values tells the same time (the CLI beside ``qmoi start``).
+    """
+
+    def __init__(self, start: datetime, speed: float = 1.0, origin: float | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self._start = _require_aware(start).astimezone(UTC)
-        self._origin = time.monotonic()
+        self.origin = time.time() if origin is None else origin
         self.speed = speed
 
+    @property
+    def start(self) -> datetime:
+        return self._start
+
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+        return self._start + timedelta(seconds=(time.time() - self.origin) * self.speed)
 
 
 def _require_aware(instant: datetime) -> datetime:

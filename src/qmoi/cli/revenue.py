@@ -1,0 +1,214 @@
+"""``qmoi revenue start|status|reset`` and ``qmoi transfer``.
+
+``status`` and ``reset`` work on the database directly (no provider is needed);
+``start`` and ``transfer`` move money, so they go through the running QMOI's API
+(``--api-url``, the master key from QMOI_MASTER_KEY or ``var/master.key``), where
+authentication, idempotency and the audit trail apply.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.table import Table
+
+from qmoi.bootstrap import policy_from
+from qmoi.cli.context import CliContext
+from qmoi.cli.render import FAILED, out
+from qmoi.db.migrate import require_current
+from qmoi.errors import ConfigError
+from qmoi.services import days, metrics
+from qmoi.services.context import Services
+
+app = typer.Typer(
+    help="Today's revenue: start collections, see progress, close a period.", no_args_is_help=True
+)
+
+ProviderOption = Annotated[
+    str | None, typer.Option("--provider", help="airtel or mpesa (default: both)")
+]
+ApiUrl = Annotated[
+    str, typer.Option("--api-url", help="where the running QMOI listens", envvar="QMOI_API_URL")
+]
+
+
+def _services(cli: CliContext) -> Services:
+    container = cli.container()
+    require_current(container.engine)
+    settings = cli.settings()
+    return Services(
+        uows=container.uow,
+        providers={},
+        policy=policy_from(settings, container.clock),
+        clock=container.clock,
+    )
+
+
+def _providers(services: Services, provider: str | None) -> list[str]:
+    names = list(services.policy.providers)
+    if provider is None:
+        return names
+    if provider not in names:
+        raise ConfigError(f"--provider: {provider!r} is not a provider — use airtel or mpesa")
+    return [provider]
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    provider: ProviderOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the metrics JSON")] = False,
+) -> None:
+    """Today's earnings, target, progress and streams per provider and combined."""
+    services = _services(ctx.obj)
+    answer = metrics.metrics(services)
+    if as_json:
+        out.print_json(json.dumps(answer))
+        return
+    for name in _providers(services, provider):
+        out.print(_provider_table(name, answer[name]))
+    combined = answer["combined"]
+    out.print(
+        f"combined: KES {combined['combined']:,} of {combined['target']:,} "
+        f"({combined['progress']}%) — {combined['day']}"
+        + (" — SANDBOX (simulated money)" if combined["sandbox"] else ""),
+        markup=False,
+    )
+
+
+def _provider_table(name: str, figures: dict[str, Any]) -> Table:
+    progress = float(figures["targetProgress"])
+    filled = min(20, int(progress / 5))
+    bar = "█" * filled + "░" * (20 - filled)
+    table = Table(
+        title=f"{name}: KES {figures['dailyEarnings']:,} of {figures['target']:,} "
+        f"{bar} {progress}% — auto-transfer {figures['autoTransferStatus']}",
+        title_justify="left",
+    )
+    table.add_column("stream")
+    table.add_column("earned", justify="right")
+    table.add_column("target", justify="right")
+    for stream, values in figures["streamPerformance"].items():
+        table.add_row(stream, f"{values['earned']:,.2f}", f"{values['target']:,.2f}")
+    return table
+
+
+@app.command("reset")
+def reset(ctx: typer.Context, provider: ProviderOption = None) -> None:
+    """Close the current counting period now (a Z-report); nothing is deleted."""
+    services = _services(ctx.obj)
+    for name in _providers(services, provider):
+        close = days.reset_period(services, name, actor="cli")
+        out.print(
+            f"{name}: period closed at {close.closed_at.isoformat()} — day so far "
+            f"KES {close.earned_minor / 100:,.2f}; counters start again",
+            markup=False,
+        )
+
+
+def _master_key(cli: CliContext) -> str:
+    settings = cli.settings()
+    if settings.master_key is not None:
+        return settings.master_key.get_secret_value()
+    path = settings.var_dir / "master.key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    raise ConfigError(
+        "QMOI_MASTER_KEY: is not set and var/master.key does not exist — "
+        "start QMOI first (`qmoi start`) or set the key"
+    )
+
+
+def _call(
+    cli: CliContext, api_url: str, path: str, body: Any, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    try:
+        answer = httpx.post(
+            f"{api_url.rstrip('/')}{path}",
+            json=body,
+            timeout=120,
+            headers={"Authorization": f"Bearer {_master_key(cli)}", **(headers or {})},
+        )
+    except httpx.HTTPError as exc:
+        raise ConfigError(
+            f"--api-url: QMOI is not reachable at {api_url} "
+            f"({type(exc).__name__}) — start it with `qmoi start`"
+        ) from exc
+    data: dict[str, Any] = answer.json()
+    if answer.status_code >= 400:
+        error = data.get("error", {})
+        out.print(f"refused ({error.get('code')}): {error.get('message')}", markup=False)
+        raise typer.Exit(FAILED)
+    return data
+
+
+@app.command("start")
+def start_collections(
+    ctx: typer.Context,
+    provider: Annotated[str, typer.Option("--provider", help="airtel or mpesa")],
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help='JSON: {"requests": [{msisdn, amount, stream, reference}]}'),
+    ] = None,
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+) -> None:
+    """Ask customers to pay (one push each); in the sandbox without --file, run one
+    simulated sales cycle."""
+    body: Any = None
+    if file is not None:
+        try:
+            body = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"--file: {file} is not readable JSON ({exc}) — see README for the shape"
+            ) from exc
+    data = _call(ctx.obj, api_url, f"/api/qmoi/revenue/{provider}/generate", body)
+    for c in data["collections"]:
+        out.print(
+            f"{c['id']}  {c['stream']:<17} KES {c['amount']:>10,}  {c['msisdn']}  {c['status']}",
+            markup=False,
+        )
+    out.print(
+        f"{len(data['collections'])} collection(s) started on {provider}"
+        + (" (simulated sales cycle)" if data.get("simulated") else ""),
+        markup=False,
+    )
+
+
+def transfer(
+    ctx: typer.Context,
+    provider: Annotated[str, typer.Option("--provider", help="airtel or mpesa")],
+    amount: Annotated[str, typer.Option("--amount", help="KES, e.g. 2000 or 1,500.50")],
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key", help="repeat the command with the same key to retry safely"
+        ),
+    ] = None,
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+) -> None:
+    """Transfer to the owner's wallet now (checked against the books and the provider)."""
+    key = idempotency_key or f"cli-{secrets.token_hex(8)}"
+    data = _call(
+        ctx.obj,
+        api_url,
+        f"/api/qmoi/revenue/{provider}/transfer",
+        {"amount": amount},
+        {"Idempotency-Key": key},
+    )
+    out.print(
+        f"{data['id']}: KES {data['amount']:,} to {data['msisdn']} — {data['status']}"
+        + (
+            f" (provider reference {data['provider_reference']})"
+            if data.get("provider_reference")
+            else ""
+        ),
+        markup=False,
+    )
+    if data["status"] == "failed":
+        raise typer.Exit(FAILED)

@@ -1,0 +1,135 @@
+"""`qmoi start` as a newcomer runs it: a subprocess in an empty directory. Within a
+minute at --speed 60 sales are booked, targets move and auto-transfers complete, and
+the CLI tells the same numbers as the API."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from qmoi_sandbox.common.server import free_port
+
+pytestmark = [pytest.mark.revenue, pytest.mark.transfer, pytest.mark.slow]
+
+QMOI = shutil.which("qmoi") or str(Path(__file__).parents[2] / ".venv" / "bin" / "qmoi")
+
+
+def clean_env() -> dict[str, str]:
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("QMOI_", "AIRTEL_", "MPESA_", "DEBUG_"))
+    }
+
+
+def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [QMOI, *args],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_qmoi_start_books_sales_and_pays_the_owner_within_a_minute(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [QMOI, "start", "--port", str(port), "--speed", "60", "--seed", "3"],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        metrics: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            key_file = tmp_path / "var" / "master.key"
+            if not key_file.exists():
+                continue
+            headers = {"Authorization": f"Bearer {key_file.read_text().strip()}"}
+            try:
+                metrics = httpx.get(
+                    f"{base}/api/qmoi/revenue/metrics", headers=headers, timeout=5
+                ).json()
+            except httpx.HTTPError:
+                continue
+            if all(
+                metrics[p]["autoTransferStatus"] == "completed"
+                and metrics[p]["transferredToday"] > 0
+                for p in ("airtel", "mpesa")
+            ):
+                break
+        else:
+            raise AssertionError(f"no completed auto-transfers within a minute: {metrics}")
+        for provider in ("airtel", "mpesa"):
+            assert metrics[provider]["dailyEarnings"] > 0
+            assert metrics[provider]["targetProgress"] > 0
+        assert metrics["combined"]["sandbox"] is True
+
+        status = cli(tmp_path, "revenue", "status", "--json")
+        assert status.returncode == 0, status.stderr
+        from_cli = json.loads(status.stdout)
+        api = httpx.get(f"{base}/api/qmoi/revenue/metrics", headers=headers).json()
+        for provider in ("airtel", "mpesa"):  # the same numbers, read by two routes
+            assert from_cli[provider]["dayEarnings"] <= api[provider]["dayEarnings"]
+            assert from_cli[provider]["target"] == api[provider]["target"]
+        table = cli(tmp_path, "revenue", "status", "--provider", "airtel")
+        assert "airtel: KES" in table.stdout
+        assert "SANDBOX" in table.stdout
+
+        paid = cli(tmp_path, "transfer", "--provider", "mpesa", "--amount", "10", "--api-url", base)
+        assert paid.returncode == 0, paid.stdout + paid.stderr
+        assert "succeeded" in paid.stdout or "submitted" in paid.stdout
+        refused = cli(
+            tmp_path, "transfer", "--provider", "mpesa", "--amount", "99999999", "--api-url", base
+        )
+        assert refused.returncode == 1
+        assert "insufficient_funds" in refused.stdout
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            output, _ = process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+    assert "Traceback" not in output
+    assert "master key:" in output
+    audit = cli(tmp_path, "audit", "verify")
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    ledger = cli(tmp_path, "ledger", "verify")
+    assert ledger.returncode == 0, ledger.stdout
+
+
+def test_live_mode_refuses_to_start_without_its_settings(tmp_path: Path) -> None:
+    env = {**clean_env(), "AIRTEL_ENVIRONMENT": "production", "MPESA_ENVIRONMENT": "production"}
+    result = subprocess.run(
+        [QMOI, "start"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert any(line.startswith("QMOI_MASTER_KEY:") for line in lines)
+    assert any(line.startswith("QMOI_PUBLIC_URL:") for line in lines)
+    assert any(line.startswith("AIRTEL_CLIENT_ID:") for line in lines)
+    assert "Traceback" not in result.stderr
