@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import cast
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
@@ -419,21 +419,28 @@ class Route:
     handler: Handler
     #: errorCode for a bad bearer token on this API (doc §2); None for OAuth itself
     token_error: str | None
+    #: moves money (a push, a payout, a reversal): the ``timeout_after_accept`` fault
+    #: applies, as it does to the Airtel emulator's writes; queries answer faithfully
+    moves_money: bool = False
 
 
 ROUTES: dict[str, Route] = {
     "/oauth/v1/generate": Route("GET", oauth_generate, None),
-    "/mpesa/stkpush/v1/processrequest": Route("POST", stk_push, "404.001.03"),
+    "/mpesa/stkpush/v1/processrequest": Route("POST", stk_push, "404.001.03", True),
     "/mpesa/stkpushquery/v1/query": Route("POST", stk_query, "404.001.03"),
     "/mpesa/c2b/v1/registerurl": Route("POST", c2b_register, "400.003.01"),
     "/mpesa/c2b/v2/registerurl": Route("POST", c2b_register, "400.003.01"),
-    "/mpesa/c2b/v1/simulate": Route("POST", c2b_simulate, "400.003.01"),
-    "/mpesa/c2b/v2/simulate": Route("POST", c2b_simulate, "400.003.01"),
-    "/mpesa/b2c/v1/paymentrequest": Route("POST", partial(b2c_payment, version=1), "404.001.03"),
-    "/mpesa/b2c/v3/paymentrequest": Route("POST", partial(b2c_payment, version=3), "404.001.03"),
+    "/mpesa/c2b/v1/simulate": Route("POST", c2b_simulate, "400.003.01", True),
+    "/mpesa/c2b/v2/simulate": Route("POST", c2b_simulate, "400.003.01", True),
+    "/mpesa/b2c/v1/paymentrequest": Route(
+        "POST", partial(b2c_payment, version=1), "404.001.03", True
+    ),
+    "/mpesa/b2c/v3/paymentrequest": Route(
+        "POST", partial(b2c_payment, version=3), "404.001.03", True
+    ),
     "/mpesa/accountbalance/v1/query": Route("POST", account_balance, "401.002.01"),
     "/mpesa/transactionstatus/v1/query": Route("POST", transaction_status, "400.003.01"),
-    "/mpesa/reversal/v1/request": Route("POST", reversal, "404.001.03"),
+    "/mpesa/reversal/v1/request": Route("POST", reversal, "404.001.03", True),
 }
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -488,10 +495,14 @@ async def gateway(request: Request) -> Response:
         response = await route.handler(state, request)
     except DarajaError as exc:
         response = exc.response(state.request_id())
+    except ClientDisconnect:
+        # the caller hung up (or was killed) before sending its whole body: nothing done
+        logger.info("client went away during %s %s", request.method, path)
+        return Response(status_code=499)
     except Exception:
         logger.exception("unexpected error answering %s %s", request.method, path)
         response = error_response("500.003.1001", "Internal Server Error", state.request_id())
-    if state.faults.roll("timeout_after_accept"):
+    if route.moves_money and state.faults.roll("timeout_after_accept"):
         # The request has been executed; the caller never learns how it went.
         await asyncio.sleep(state.faults.faults.timeout_hold_s)
         return error_response("500.003.1001", "Gateway Timeout", state.request_id(), 504)
