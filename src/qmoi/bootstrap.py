@@ -78,6 +78,8 @@ def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:
                 growth_goal=targets.growth_mpesa,
                 idempotent_collect=False,
                 confirm_callbacks=m.confirm_callbacks,
+                # Daraja's B2C result carries no fee; Transaction Status names it
+                fee_by_enquiry=True,
                 c2b_rules=m.c2b_rules,
                 c2b_default_stream=m.c2b_default_stream,
             ),

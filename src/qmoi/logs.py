@@ -67,6 +67,15 @@ def _redact_value(key: str, value: Any) -> Any:
     return value
 
 
+def scrub_exception(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A formatted traceback may quote a secret or a phone number: scrub it too."""
+    if isinstance(event.get("exception"), str):
+        event["exception"] = _scrub_text(event["exception"])
+    return event
+
+
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: no secret and no full phone number leaves the process."""
     for key in list(event.keys()):
@@ -112,10 +121,14 @@ def configure(
         handler.close()
     root.setLevel(logging.DEBUG)
 
-    def formatter(renderer: Any) -> structlog.stdlib.ProcessorFormatter:
+    def formatter(renderer: Any, *extra: Any) -> structlog.stdlib.ProcessorFormatter:
         return structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *extra,
+                renderer,
+            ],
         )
 
     if console:
@@ -126,6 +139,7 @@ def configure(
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         json_renderer = structlog.processors.JSONRenderer()
+        with_traceback = structlog.processors.format_exc_info
         files = [
             ("qmoi.log", logging.DEBUG if debug else logging.INFO, None),
             ("airtel_revenue.log", logging.INFO, _AirtelOnly()),
@@ -135,7 +149,7 @@ def configure(
         for name, level, log_filter in files:
             handler = logging.FileHandler(log_dir / name, encoding="utf-8")
             handler.setLevel(level)
-            handler.setFormatter(formatter(json_renderer))
+            handler.setFormatter(formatter(json_renderer, with_traceback, scrub_exception))
             if log_filter is not None:
                 handler.addFilter(log_filter)
             root.addHandler(handler)

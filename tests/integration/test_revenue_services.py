@@ -23,7 +23,12 @@ from qmoi.services import days, metrics
 from qmoi.services.collections import PaymentRequest, start_collections
 from qmoi.services.context import Services
 from qmoi.services.resolver import resolve_collections, resolve_transfers
-from qmoi.services.transfers import TransferRefused, manual_transfer, plan_auto_transfers
+from qmoi.services.transfers import (
+    TransferRefused,
+    collect_fees,
+    manual_transfer,
+    plan_auto_transfers,
+)
 from tests.fakes import FakeProvider, failed, succeeded, timeout_after_sending
 
 pytestmark = [pytest.mark.revenue, pytest.mark.transfer]
@@ -76,7 +81,8 @@ async def pay(
     await resolve_collections(services)
     with services.uows(read_only=True) as uow:
         booked = uow.collections.by_reference(collection.reference)
-    assert booked is not None and booked.state is CollectionState.SUCCEEDED
+    assert booked is not None
+    assert booked.state is CollectionState.SUCCEEDED
     return collection.reference
 
 
@@ -113,7 +119,8 @@ async def test_the_day_boundary_is_midnight_in_nairobi(
     assert days.roll_over(services) == []  # once only
     with services.uows(read_only=True) as uow:
         close = uow.totals.close_of("mpesa", date(2026, 11, 29))
-    assert close is not None and close.earned_minor == 50000
+    assert close is not None
+    assert close.earned_minor == 50000
 
 
 async def test_metrics_have_the_mission_shape_targets_and_stream_split(
@@ -224,7 +231,8 @@ async def test_payout_times_out_enquiry_says_paid_exactly_one_settlement(
     assert len(provider.paid) == 1  # asked about, never sent again
     with services.uows(read_only=True) as uow:
         done = uow.transfers.by_reference(chunk.reference)
-        assert done is not None and done.state is TransferState.SUCCEEDED
+        assert done is not None
+        assert done.state is TransferState.SUCCEEDED
         assert uow.ledger.balance(accounts.OWNER_DRAWINGS) == kes("2000")
         settles = [e for e in uow.ledger.entries() if e.kind == "transfer_settle"]
     assert len(settles) == 1
@@ -260,12 +268,83 @@ async def test_a_wallet_short_of_funds_falls_back_to_the_other_provider(
     with services.uows(read_only=True) as uow:
         original = uow.transfers.by_reference(chunk.reference)
         fallback = uow.transfers.by_reference(chunk.reference + "-FB")
-        assert original is not None and original.state is TransferState.FAILED
-        assert fallback is not None and fallback.state is TransferState.SUCCEEDED
+        assert original is not None
+        assert original.state is TransferState.FAILED
+        assert fallback is not None
+        assert fallback.state is TransferState.SUCCEEDED
         assert fallback.msisdn == "254708000100"
         assert uow.ledger.balance(accounts.wallet("airtel")) == kes("2000")
         assert uow.ledger.balance(accounts.wallet("mpesa")) == kes("500")
         kinds = [n.kind for n in uow.notifications.recent()]
-    assert "transfer_failed" in kinds and "transfer_completed" in kinds
+    assert "transfer_failed" in kinds
+    assert "transfer_completed" in kinds
     # the airtel chunk counts as carried: nothing more is planned for it today
     assert plan_auto_transfers(services, "airtel") == []
+
+
+async def test_a_chunk_earned_at_23_59_59_is_still_paid_after_midnight(
+    services: Services, clock: ManualClock
+) -> None:
+    clock.set(LAST_SECOND)
+    await pay(services, "airtel", "2000")  # booked on the 29th, not planned yet
+    clock.advance(timedelta(seconds=2))
+    planned = plan_auto_transfers(services, "airtel")
+    assert [t.reference for t in planned] == ["QMOI-AT-20261129-0001"]
+    days.roll_over(services)  # closing the 29th plans nothing more
+    assert plan_auto_transfers(services, "airtel") == []
+
+
+async def test_days_a_stopped_worker_missed_are_planned_and_closed_when_it_returns(
+    services: Services, clock: ManualClock
+) -> None:
+    clock.set(LAST_SECOND)
+    await pay(services, "airtel", "4100")  # the 29th: two chunks due, none planned
+    clock.advance(timedelta(days=3))  # the worker was down until the 2nd of December
+    closed = days.roll_over(services)
+    assert ("airtel", date(2026, 11, 29)) in closed
+    assert ("airtel", date(2026, 12, 1)) in closed  # yesterday, even without revenue
+    with services.uows(read_only=True) as uow:
+        planned = uow.transfers.covered_chunks("airtel", date(2026, 11, 29))
+        assert uow.totals.open_days("airtel", date(2026, 12, 2)) == []
+    assert len(planned) == 2
+    assert days.roll_over(services) == []
+
+
+async def test_an_mpesa_fee_missing_from_the_result_is_asked_for_and_booked_once(
+    services: Services,
+) -> None:
+    """Daraja's B2C result names no fee: the status enquiry does, and the fee is booked
+    once against the wallet however often the collector runs."""
+    await pay(services, "mpesa", "2500")
+    (chunk,) = plan_auto_transfers(services, "mpesa")
+    await resolve_transfers(services)
+    fake(services, "mpesa").statuses[chunk.reference] = succeeded(
+        kes("2000"), receipt="PAY-1", fee=kes("22.40")
+    )
+    assert await collect_fees(services) == 1
+    assert await collect_fees(services) == 0
+    with services.uows(read_only=True) as uow:
+        paid = uow.transfers.by_reference(chunk.reference)
+        assert paid is not None
+        assert paid.fee == kes("22.40")
+        assert uow.ledger.balance(accounts.wallet("mpesa")) == kes("477.60")
+        assert uow.ledger.balance(accounts.fees("mpesa")) == kes("22.40")
+    # Airtel's results carry their fee: nothing is asked of it
+    assert services.policy.provider("airtel").fee_by_enquiry is False
+
+
+async def test_workers_collecting_the_same_fee_at_once_book_it_once(services: Services) -> None:
+    await pay(services, "mpesa", "4500")
+    chunks = plan_auto_transfers(services, "mpesa")
+    await resolve_transfers(services)
+    for chunk in chunks:
+        fake(services, "mpesa").statuses[chunk.reference] = succeeded(
+            kes("2000"), receipt=chunk.reference, fee=kes("22.40")
+        )
+    # four workers, each with its own thread, event loop and connections
+    done = await asyncio.gather(
+        *(asyncio.to_thread(asyncio.run, collect_fees(services)) for _ in range(4))
+    )
+    assert sum(done) == len(chunks) == 2
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.fees("mpesa")) == kes("44.80")

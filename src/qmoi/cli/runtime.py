@@ -27,11 +27,12 @@ from qmoi.db.migrate import require_current, upgrade
 from qmoi.domain.clock import Clock, ScaledClock, SystemClock
 from qmoi.domain.streams import STREAMS, StreamKey
 from qmoi.errors import ConfigError
-from qmoi.providers.base import InMemoryResultWaiter, PaymentProvider
+from qmoi.providers.base import PaymentProvider
 from qmoi.providers.mpesa.client import MpesaConnector
 from qmoi.providers.registry import MPESA_CALLBACK_PREFIX, build_provider
 from qmoi.providers.sandbox import SandboxControl
 from qmoi.services.context import Services
+from qmoi.services.results import StoredResultWaiter
 from qmoi.worker.main import Worker
 
 CUSTOMERS_PER_STREAM = 12
@@ -128,11 +129,7 @@ async def assemble(
             "random key, e.g. `openssl rand -hex 32`"
         )
     token = install_secret(var, "mpesa_callback_token", settings.mpesa.callback_token)
-    public_url = (
-        f"http://{host}:{port}"
-        if settings.sandbox or settings.public_url is None
-        else settings.public_url
-    )
+    public_url = settings.public_url or f"http://{host}:{port}"
     settings = settings.model_copy(
         update={
             "master_key": master,
@@ -153,7 +150,7 @@ async def assemble(
         elif settings.sandbox:
             settings = sandbox_credentials(settings)
             container.settings = settings
-        results = InMemoryResultWaiter()
+        results = StoredResultWaiter(container.uow)
         providers: dict[str, PaymentProvider] = {
             "airtel": build_provider(settings, "airtel"),
             "mpesa": build_provider(
@@ -262,9 +259,26 @@ def sandbox_credentials(settings: Settings) -> Settings:
             "initiator_name": settings.mpesa.initiator_name or m.initiator,
             "initiator_password": settings.mpesa.initiator_password
             or SecretStr(m.initiator_password),
+            "certificate": settings.mpesa.certificate
+            or _emulator_certificate(settings.mpesa.base_url),
         }
     )
     return settings.model_copy(update={"airtel": airtel, "mpesa": mpesa})
+
+
+def _emulator_certificate(base_url: str) -> str:
+    """The Daraja emulator's certificate (``GET /sandbox/certificate``)."""
+    import httpx
+
+    try:
+        answer = httpx.get(f"{base_url.rstrip('/')}/sandbox/certificate", timeout=10.0)
+        answer.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise ConfigError(
+            f"MPESA_BASE_URL: the emulator's certificate could not be fetched "
+            f"({type(exc).__name__}) — is `qmoi sandbox mpesa` running there?"
+        ) from exc
+    return answer.text
 
 
 async def _create_customers(emulators: dict[str, str]) -> dict[str, dict[StreamKey, list[str]]]:

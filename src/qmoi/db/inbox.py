@@ -58,6 +58,14 @@ class InboxRepository:
         )
         return self._session.execute(statement).scalar_one_or_none()
 
+    def body_of(self, provider: str, event_id: str) -> str | None:
+        found: str | None = self._session.scalar(
+            select(t.inbox.c.body).where(
+                t.inbox.c.provider == provider, t.inbox.c.event_id == event_id
+            )
+        )
+        return found
+
     def claim(self, limit: int) -> list[InboxItem]:
         rows = self._session.execute(
             select(

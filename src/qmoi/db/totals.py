@@ -87,6 +87,24 @@ class RevenueTotalsRepository:
         )
         return {(p, h): int(m) for p, h, m in self._session.execute(query)}
 
+    def open_days(self, provider: str, before: date) -> list[date]:
+        """Days before ``before`` with revenue for ``provider`` and no close yet, oldest
+        first (a worker that was down, or a fast sandbox clock, may skip midnights)."""
+        closed = select(t.day_closes.c.business_day).where(
+            t.day_closes.c.provider == provider, t.day_closes.c.kind == "close"
+        )
+        rows = self._session.scalars(
+            select(t.revenue_totals.c.business_day)
+            .where(
+                t.revenue_totals.c.provider == provider,
+                t.revenue_totals.c.business_day < before,
+                t.revenue_totals.c.business_day.not_in(closed),
+            )
+            .distinct()
+            .order_by(t.revenue_totals.c.business_day)
+        )
+        return list(rows)
+
     def payments(self, day: date, provider: str) -> int:
         return int(
             self._session.scalar(

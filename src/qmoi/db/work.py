@@ -272,10 +272,10 @@ class TransferRepository:
         ).first()
         return _transfer(row) if row else None
 
-    def by_reference(self, reference: str) -> Transfer | None:
-        row = self._session.execute(
-            select(t.transfers).where(t.transfers.c.reference == reference)
-        ).first()
+    def by_reference(self, reference: str, *, for_update: bool = False) -> Transfer | None:
+        """``for_update`` locks the row until commit (PostgreSQL; SQLite has one writer)."""
+        query = select(t.transfers).where(t.transfers.c.reference == reference)
+        row = self._session.execute(query.with_for_update() if for_update else query).first()
         return _transfer(row) if row else None
 
     def by_provider_request(self, provider: str, request_id: str) -> Transfer | None:
@@ -391,6 +391,20 @@ class TransferRepository:
         )
         rows = self._session.execute(
             select(t.transfers).where(t.transfers.c.id.in_(ids)).order_by(t.transfers.c.id)
+        )
+        return [_transfer(r) for r in rows]
+
+    def fee_unknown(self, provider: str, limit: int) -> list[Transfer]:
+        """Paid transfers whose fee the provider has not told us yet."""
+        rows = self._session.execute(
+            select(t.transfers)
+            .where(
+                t.transfers.c.provider == provider,
+                t.transfers.c.state == TransferState.SUCCEEDED.value,
+                t.transfers.c.fee_minor.is_(None),
+            )
+            .order_by(t.transfers.c.id)
+            .limit(limit)
         )
         return [_transfer(r) for r in rows]
 

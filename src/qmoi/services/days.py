@@ -91,7 +91,23 @@ def reset_period(services: Services, provider: str, actor: str) -> Close:
 
 
 def roll_over(services: Services) -> list[tuple[str, date]]:
-    """Close yesterday for every provider if nobody has yet (idempotent, any worker)."""
+    """Close every past day not closed yet — yesterday, and any earlier day with revenue
+    that a stopped worker left open — for every provider, each after planning its last
+    auto-transfer chunks. Idempotent; any worker may run it."""
+    from qmoi.services.transfers import plan_auto_transfers
+
     with services.uows(read_only=True) as uow:
-        yesterday = services.policy.day(uow.now) - timedelta(days=1)
-    return [(p, yesterday) for p in services.policy.providers if close_day(services, p, yesterday)]
+        today = services.policy.day(uow.now)
+        yesterday = today - timedelta(days=1)
+        pending = [
+            (p, day)
+            for p in services.policy.providers
+            for day in sorted({*uow.totals.open_days(p, today), yesterday})
+            if uow.totals.close_of(p, day) is None
+        ]
+    closed = []
+    for provider, day in pending:
+        plan_auto_transfers(services, provider, day)
+        if close_day(services, provider, day):
+            closed.append((provider, day))
+    return closed

@@ -28,6 +28,9 @@ class ProviderPolicy:
     #: a callback's success is only booked once a status enquiry agrees (Airtel without
     #: a verified hash; M-Pesa with MPESA_CONFIRM_CALLBACKS)
     confirm_callbacks: bool = False
+    #: the payout's result carries no fee: ask the provider for it afterwards (Daraja's
+    #: B2C result has none; Transaction Status reports DebitPartyCharges)
+    fee_by_enquiry: bool = False
     c2b_rules: tuple[tuple[str, StreamKey], ...] = ()
     c2b_default_stream: StreamKey = StreamKey.DIGITAL_PAYMENTS
 

@@ -17,7 +17,8 @@ ever resolved by asking the provider.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
 import structlog
 
@@ -55,21 +56,35 @@ CLAIM_LEASE_S = 60.0
 # --- planning --------------------------------------------------------------------------
 
 
-def plan_auto_transfers(services: Services, provider: str) -> list[Transfer]:
+def plan_auto_transfers(
+    services: Services, provider: str, day: date | None = None
+) -> list[Transfer]:
     """Reserve every chunk the rule prescribes now for ``provider``; returns the new ones.
 
-    Safe to run from any number of processes at once: chunk identities are
-    deterministic and unique in the database, so a second planner's insert fails and
-    its transaction rolls back.
+    Plans today's chunks — and those of any earlier day not closed yet, so a chunk earned
+    at 23:59 is not lost to the turn of the day. Safe to run from any number of
+    processes at once: chunk identities are deterministic and unique in the database, so
+    a second planner's insert fails and its transaction rolls back.
     """
-    policy = services.policy
-    if not policy.auto_transfer:
+    if not services.policy.auto_transfer:
         return []
+    if day is not None:
+        return _plan_day(services, provider, day)
+    with services.uows(read_only=True) as uow:
+        today = services.policy.day(uow.now)
+        earlier = uow.totals.open_days(provider, today)
+    planned: list[Transfer] = []
+    for open_day in [*earlier, today]:
+        planned += _plan_day(services, provider, open_day)
+    return planned
+
+
+def _plan_day(services: Services, provider: str, day: date) -> list[Transfer]:
+    policy = services.policy
     rules = policy.provider(provider)
     planned: list[Transfer] = []
     with services.uows() as uow:
         now = uow.now
-        day = policy.day(now)
         earned = Money(sum(uow.totals.by_stream(day, provider).values()), rules.currency)
         covered = uow.transfers.covered_chunks(provider, day)
         due = chunks_due(earned, rules.chunk, len(covered))
@@ -464,25 +479,24 @@ def _settle(uow: UnitOfWork, transfer: Transfer, fee: Money | None) -> None:
         "system",
     )
     if fee is not None and fee.is_positive:
-        entry = L.fee_charged(
-            transfer.provider, fee, f"{transfer.reference}:fee", uow.now, sandbox=transfer.sandbox
+        _book_fee(uow, transfer, fee)
+
+
+def _book_fee(uow: UnitOfWork, transfer: Transfer, fee: Money) -> None:
+    reference = f"{transfer.reference}:fee"
+    if uow.ledger.has_reference(reference):
+        return
+    entry = L.fee_charged(transfer.provider, fee, reference, uow.now, sandbox=transfer.sandbox)
+    try:
+        record_entry(uow, entry, "system")
+    except InsufficientFunds:
+        # The provider took the fee from float our books do not hold: owe it instead of
+        # letting the wallet go below zero.
+        record_entry(
+            uow,
+            L.fee_payable(transfer.provider, fee, reference, uow.now, sandbox=transfer.sandbox),
+            "system",
         )
-        try:
-            record_entry(uow, entry, "system")
-        except InsufficientFunds:
-            # The provider took the fee from float our books do not hold: owe it instead
-            # of letting the wallet go below zero.
-            record_entry(
-                uow,
-                L.fee_payable(
-                    transfer.provider,
-                    fee,
-                    f"{transfer.reference}:fee",
-                    uow.now,
-                    sandbox=transfer.sandbox,
-                ),
-                "system",
-            )
 
 
 def _release(uow: UnitOfWork, transfer: Transfer) -> None:
@@ -559,3 +573,36 @@ def _contradiction(uow: UnitOfWork, transfer: Transfer, status: ProviderStatus) 
         payload={"reference": transfer.reference, "provider_code": status.provider_code},
         dedupe_key=f"transfer_contradiction:{transfer.reference}",
     )
+
+
+async def collect_fees(services: Services, limit: int = 10) -> int:
+    """Book the fees of paid transfers whose result did not carry one (M-Pesa): ask the
+    provider's status, post the fee once (reference ``{transfer}:fee``), and record it on
+    the transfer (0 when the provider names none)."""
+    done = 0
+    for provider, rules in services.policy.providers.items():
+        if not rules.fee_by_enquiry:
+            continue
+        with services.uows(read_only=True) as uow:
+            pending = uow.transfers.fee_unknown(provider, limit)
+        for transfer in pending:
+            try:
+                status = await services.providers[provider].disbursement_status(
+                    transfer.reference, transfer.provider_request_id
+                )
+            except ProviderError:
+                continue
+            if status.outcome is not Outcome.SUCCEEDED:
+                continue
+            fee = status.fee or Money.zero(transfer.amount.currency)
+            with services.uows() as uow:
+                # another worker may be booking the same fee: the lock makes one wait
+                current = uow.transfers.by_reference(transfer.reference, for_update=True)
+                if current is None or current.fee is not None:
+                    continue
+                if fee.is_positive:
+                    _book_fee(uow, current, fee)
+                uow.transfers.save(replace(current, fee=fee, updated_at=uow.now), current.state)
+                uow.commit()
+            done += 1
+    return done

@@ -36,6 +36,7 @@ class Cadence:
     transfers: float = 0.5
     collections: float = 1.0
     rollover: float = 15.0
+    fees: float = 2.0
     sales: float = 0.5
 
 
@@ -96,6 +97,9 @@ class Worker:
             lambda: resolver.resolve_collections(services),
         )
         await self._job("rollover", 0.0 if force else self.cadence.rollover, self._rollover)
+        await self._job(
+            "fees", 0.0 if force else self.cadence.fees, lambda: transfers.collect_fees(services)
+        )
         if self.sales_customers is not None:
             await self._job("sales", self.cadence.sales, self._sales)
 
