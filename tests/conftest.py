@@ -133,7 +133,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     if report.when == "call" and report.passed:
         _pg_outcomes["passed"] += 1
-    elif report.skipped:
+    elif report.skipped and not hasattr(report, "wasxfail"):
         _pg_outcomes["skipped"] += 1
 
 

@@ -32,6 +32,17 @@ FAULTS = {
 }
 
 
+DAY_FAULTS = ("error", "lost_callback", "duplicate_callback", "late_callback")
+
+
+async def faults_all_fired(run: Running) -> bool:
+    for provider in ("airtel", "mpesa"):
+        counts = (await run.emulator(provider, "GET", "/sandbox/faults/injected"))["counts"]
+        if not all(counts.get(fault, 0) > 0 for fault in DAY_FAULTS):
+            return False
+    return True
+
+
 async def ground_truth(run: Running, provider: str) -> list[dict[str, Any]]:
     answer: list[dict[str, Any]] = await run.emulator(provider, "GET", "/sandbox/transactions")
     return answer
@@ -132,7 +143,13 @@ async def test_simulated_day_with_faults_books_exactly_what_the_emulators_confir
         await run.emulator(
             "mpesa", "PUT", "/sandbox/faults", json={**FAULTS, "timeout_after_accept_rate": 0.0}
         )
-        await asyncio.sleep(14)  # about 14 simulated hours of sales
+        # about 14 simulated hours of sales, longer on a busy machine until every
+        # fault has fired on both emulators at least once
+        await asyncio.sleep(14)
+        for _ in range(30):
+            if await faults_all_fired(run):
+                break
+            await asyncio.sleep(1)
         run.runtime.worker.sales_customers = None
         for provider in ("airtel", "mpesa"):
             await run.emulator(provider, "DELETE", "/sandbox/faults")
@@ -145,7 +162,7 @@ async def test_simulated_day_with_faults_books_exactly_what_the_emulators_confir
     assert min(counts["airtel_payments"], counts["mpesa_payments"]) > 20
     assert min(counts["airtel_transfers"], counts["mpesa_transfers"]) > 3
     for provider, faults in injected.items():
-        for fault in ("error", "lost_callback", "duplicate_callback", "late_callback"):
+        for fault in DAY_FAULTS:
             assert faults.get(fault, 0) > 0, (provider, fault, faults)
     assert verify_ledger(run.services.uows) == []
     verdict = verify_audit(run.services.uows, run.runtime.container.signer.verifier())
