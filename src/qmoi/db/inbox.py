@@ -7,10 +7,11 @@ processes drain it, each item once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from qmoi.db import tables as t
@@ -84,8 +85,20 @@ class InboxRepository:
         return [InboxItem(*row) for row in rows]
 
     def mark(self, item_id: int, status: str, reason: str | None = None) -> None:
-        self._session.execute(
-            update(t.inbox).where(t.inbox.c.id == item_id).values(status=status, reason=reason)
+        self.mark_many([(item_id, status, reason)])
+
+    def mark_many(self, marks: Sequence[tuple[int, str, str | None]]) -> None:
+        """Set each ``(id, status, reason)``, in one round of statements."""
+        if not marks:
+            return
+        statement = (
+            update(t.inbox)
+            .where(t.inbox.c.id == bindparam("item_id"))
+            .values(status=bindparam("new_status"), reason=bindparam("new_reason"))
+        )
+        self._session.connection().execute(
+            statement,
+            [{"item_id": i, "new_status": s, "new_reason": r} for i, s, r in marks],
         )
 
     def counts(self) -> dict[str, int]:

@@ -140,23 +140,10 @@ class LedgerRepository:
         self, entry: JournalEntry, deltas: dict[str, int], ids: dict[tuple[str, str], int]
     ) -> int:
         session = self._session
-        currency = entry.currency
         try:
             entry_id: int = session.execute(
                 insert(t.journal_entries)
-                .values(
-                    kind=entry.kind.value,
-                    reference=entry.reference,
-                    occurred_at=entry.occurred_at,
-                    recorded_at=self._now,
-                    business_day=business_day(self._now, self._tz),
-                    currency=currency,
-                    amount_minor=entry.amount.minor,
-                    provider=entry.provider,
-                    stream=entry.stream.value if entry.stream else None,
-                    sandbox=entry.sandbox,
-                    description=entry.description,
-                )
+                .values(self._entry_values(entry))
                 .returning(t.journal_entries.c.id)
             ).scalar_one()
         except IntegrityError as exc:
@@ -165,9 +152,62 @@ class LedgerRepository:
             ):
                 raise DuplicateReference(entry.reference) from exc
             raise
-        # Fixed lock order (by id) so that concurrent entries cannot deadlock.
+        self._move_balances(deltas, ids)
+        self._insert_postings([(entry_id, entry)], ids)
+        return entry_id
+
+    def post_many(self, entries: list[JournalEntry]) -> list[int | None]:
+        """Book many entries with a few statements whatever their number (the inbox's
+        batches); returns each one's id, None where its reference was already booked.
+        All-or-nothing like :meth:`post`: raises :class:`InsufficientFunds` having
+        written nothing. Every entry must carry a reference and one currency."""
+        if not entries:
+            return []
+        currency = entries[0].currency
+        if any(e.currency != currency or e.reference is None for e in entries):
+            raise ValueError("post_many takes referenced entries in one currency")
+        names = {p.account for e in entries for p in e.postings}
+        ids = self._directory.ids(self._session, {(name, currency) for name in names})
+        with self._session.begin_nested():
+            rows = [self._entry_values(e) for e in entries]
+            statement = (
+                dialect_insert(self._session, t.journal_entries)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["reference"])
+                .returning(t.journal_entries.c.id, t.journal_entries.c.reference)
+            )
+            new = {row.reference: int(row.id) for row in self._session.execute(statement)}
+            booked = [(new[str(e.reference)], e) for e in entries if e.reference in new]
+            deltas: dict[str, int] = {}
+            for _, entry in booked:
+                for posting in entry.postings:
+                    deltas[posting.account] = deltas.get(posting.account, 0) + posting.amount.minor
+            self._move_balances(deltas, ids)
+            self._insert_postings(booked, ids)
+        return [new.get(str(e.reference)) for e in entries]
+
+    def _entry_values(self, entry: JournalEntry) -> dict[str, Any]:
+        return {
+            "kind": entry.kind.value,
+            "reference": entry.reference,
+            "occurred_at": entry.occurred_at,
+            "recorded_at": self._now,
+            "business_day": business_day(self._now, self._tz),
+            "currency": entry.currency,
+            "amount_minor": entry.amount.minor,
+            "provider": entry.provider,
+            "stream": entry.stream.value if entry.stream else None,
+            "sandbox": entry.sandbox,
+            "description": entry.description,
+        }
+
+    def _move_balances(self, deltas: dict[str, int], ids: dict[tuple[str, str], int]) -> None:
+        """One atomic ``balance = balance + delta`` per account, guarded by the
+        non-negative rule, in a fixed order (by id) so concurrent writers cannot
+        deadlock."""
+        session = self._session
         for (name, _), account_id in sorted(ids.items(), key=lambda item: item[1]):
-            delta = deltas[name]
+            delta = deltas.get(name, 0)
             if delta == 0:
                 continue
             statement = (
@@ -182,19 +222,22 @@ class LedgerRepository:
                     select(t.accounts.c.balance_minor).where(t.accounts.c.id == account_id)
                 )
                 raise InsufficientFunds(name, int(available or 0), -delta)
-        session.execute(
-            insert(t.postings),
-            [
-                {
-                    "entry_id": entry_id,
-                    "account_id": ids[(p.account, currency)],
-                    "amount_minor": p.amount.minor,
-                    "currency": currency,
-                }
-                for p in entry.postings
-            ],
-        )
-        return entry_id
+
+    def _insert_postings(
+        self, booked: list[tuple[int, JournalEntry]], ids: dict[tuple[str, str], int]
+    ) -> None:
+        rows = [
+            {
+                "entry_id": entry_id,
+                "account_id": ids[(p.account, entry.currency)],
+                "amount_minor": p.amount.minor,
+                "currency": entry.currency,
+            }
+            for entry_id, entry in booked
+            for p in entry.postings
+        ]
+        if rows:
+            self._session.execute(insert(t.postings), rows)
 
     def has_reference(self, reference: str) -> bool:
         found = self._session.scalar(
@@ -276,8 +319,17 @@ class AuditRepository:
         self._signer = signer
 
     def append(self, actor: str, action: str, payload: dict[str, Any], at: datetime) -> int:
+        (seq,) = self.append_many(actor, [(action, payload)], at)
+        return seq
+
+    def append_many(
+        self, actor: str, records: list[tuple[str, dict[str, Any]]], at: datetime
+    ) -> list[int]:
+        """Chain, sign and insert ``(action, payload)`` records in order; their seqs."""
         if self._signer is None:
             raise AuditError("no signing key is loaded; audit records cannot be written")
+        if not records:
+            return []
         session = self._session
         # The head row is the chain's lock: concurrent writers queue here, so the chain
         # never forks. Taken late in the transaction to keep the hold short.
@@ -286,26 +338,29 @@ class AuditRepository:
             .where(t.audit_head.c.id == 1)
             .with_for_update()
         ).one()
-        record = next_record(int(head.seq), head.hash, at, actor, action, payload)
-        session.execute(
-            insert(t.audit_log).values(
-                seq=record.seq,
-                at=record.at,
-                actor=record.actor,
-                action=record.action,
-                payload=record.payload,
-                prev_hash=record.prev_hash,
-                hash=record.hash,
-                signature=self._signer.sign(record.hash),
-                key_id=self._signer.key_id,
+        seq, last = int(head.seq), head.hash
+        rows: list[dict[str, Any]] = []
+        for action, payload in records:
+            record = next_record(seq, last, at, actor, action, payload)
+            seq, last = record.seq, record.hash
+            rows.append(
+                {
+                    "seq": record.seq,
+                    "at": record.at,
+                    "actor": record.actor,
+                    "action": record.action,
+                    "payload": record.payload,
+                    "prev_hash": record.prev_hash,
+                    "hash": record.hash,
+                    "signature": self._signer.sign(record.hash),
+                    "key_id": self._signer.key_id,
+                }
             )
-        )
+        session.execute(insert(t.audit_log), rows)
         session.execute(
-            update(t.audit_head)
-            .where(t.audit_head.c.id == 1)
-            .values(seq=record.seq, hash=record.hash)
+            update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=last)
         )
-        return record.seq
+        return [int(row["seq"]) for row in rows]
 
     def head(self) -> tuple[int, str]:
         row = self._session.execute(

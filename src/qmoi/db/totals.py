@@ -5,6 +5,7 @@ The metrics read these few rows instead of scanning a ledger that grows without 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -58,6 +59,17 @@ class RevenueTotalsRepository:
             },
         )
         self._session.execute(statement)
+
+    def add_many(self, rows: Sequence[tuple[date, int, str, str, str, int]]) -> None:
+        """:meth:`add` for many payments ``(day, hour, provider, stream, currency,
+        amount_minor)``, summed per bucket first: one statement per bucket."""
+        buckets: dict[tuple[date, int, str, str, str], tuple[int, int]] = {}
+        for day, hour, provider, stream, currency, amount in rows:
+            key = (day, hour, provider, stream, currency)
+            total, count = buckets.get(key, (0, 0))
+            buckets[key] = (total + amount, count + 1)
+        for (day, hour, provider, stream, currency), (total, count) in buckets.items():
+            self.add(day, hour, provider, stream, currency, total, count)
 
     def by_stream(self, day: date, provider: str | None = None) -> dict[tuple[str, str], int]:
         """{(provider, stream): minor} for ``day``."""

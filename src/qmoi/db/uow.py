@@ -66,8 +66,14 @@ class SqlUnitOfWork(AbstractContextManager["SqlUnitOfWork"]):
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested transaction: an error inside undoes only what the block did."""
-        with self.session.begin_nested():
-            yield
+        try:
+            with self.session.begin_nested():
+                yield
+        except BaseException:
+            # accounts the block created are gone with it: forget their ids, lest the
+            # commit cache ids that no longer exist (the directory reads them again)
+            self._factory.accounts.rolled_back(self.session)
+            raise
 
     def commit(self) -> None:
         try:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -150,6 +150,54 @@ class CollectionRepository:
             .values(values)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def matching(self, provider: str, keys: Sequence[str]) -> dict[str, Collection]:
+        """The collections ``keys`` name — each our reference or ``provider``'s request
+        id, as callbacks name them — in one query; keys that name none are left out."""
+        if not keys:
+            return {}
+        c = t.collections.c
+        rows = self._session.execute(
+            select(t.collections).where(
+                or_(
+                    c.reference.in_(keys),
+                    and_(c.provider == provider, c.provider_request_id.in_(keys)),
+                )
+            )
+        )
+        found: dict[str, Collection] = {}
+        for row in rows:
+            collection = _collection(row)
+            for key in (collection.reference, collection.provider_request_id):
+                if key is not None and key in keys:
+                    found.setdefault(key, collection)
+        return found
+
+    def save_many(self, items: Sequence[tuple[Collection, CollectionState]]) -> set[int]:
+        """:meth:`save` for many in one statement: each written only if its stored state
+        is still the one given; returns the ids written."""
+        if not items:
+            return set()
+        c = t.collections.c
+        rows = {item.id: _collection_values(item) for item, _ in items}
+        values: dict[str, Any] = {}
+        for column in next(iter(rows.values())):
+            distinct = {repr(row[column]) for row in rows.values()}
+            values[column] = (
+                next(iter(rows.values()))[column]
+                if len(distinct) == 1
+                else case(
+                    {i: literal(row[column], c[column].type) for i, row in rows.items()},
+                    value=c.id,
+                )
+            )
+        written = self._session.execute(
+            update(t.collections)
+            .where(tuple_(c.id, c.state).in_([(item.id, was.value) for item, was in items]))
+            .values(values)
+            .returning(c.id)
+        )
+        return {int(i) for i in written.scalars()}
 
     def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[Collection]:
         """Unfinished collections whose next check is due, leased to the caller."""

@@ -4,6 +4,7 @@ transaction, or not at all. Verifying the books and the audit chain."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from qmoi.domain.audit import Break, find_break
 from qmoi.domain.ledger import JournalEntry
@@ -14,20 +15,31 @@ from qmoi.services.ports import UnitOfWork, UnitOfWorkFactory
 def record_entry(uow: UnitOfWork, entry: JournalEntry, actor: str) -> int:
     """Post ``entry`` and its audit record in ``uow``'s transaction (the caller commits)."""
     entry_id = uow.ledger.post(entry)
-    uow.audit.append(
+    uow.audit.append(actor, *_audit_record(entry, entry_id), uow.now)
+    return entry_id
+
+
+def record_entries(uow: UnitOfWork, entries: list[JournalEntry], actor: str) -> list[int | None]:
+    """:func:`record_entry` for many referenced entries with a few statements in all;
+    None for each one whose reference was already booked (it is skipped, not an error)."""
+    ids = uow.ledger.post_many(entries)
+    uow.audit.append_many(
         actor,
-        f"ledger.{entry.kind.value}",
-        {
-            "entry_id": entry_id,
-            "reference": entry.reference,
-            "currency": entry.currency,
-            "postings": [[p.account, p.amount.minor] for p in entry.postings],
-            "occurred_at": entry.occurred_at.isoformat(),
-            "sandbox": entry.sandbox,
-        },
+        [_audit_record(e, i) for e, i in zip(entries, ids, strict=True) if i is not None],
         uow.now,
     )
-    return entry_id
+    return ids
+
+
+def _audit_record(entry: JournalEntry, entry_id: int) -> tuple[str, dict[str, Any]]:
+    return f"ledger.{entry.kind.value}", {
+        "entry_id": entry_id,
+        "reference": entry.reference,
+        "currency": entry.currency,
+        "postings": [[p.account, p.amount.minor] for p in entry.postings],
+        "occurred_at": entry.occurred_at.isoformat(),
+        "sandbox": entry.sandbox,
+    }
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,15 @@ from qmoi.providers.base import (
     ProviderStatus,
     callback_mismatches,
 )
-from qmoi.services.booking import ConcurrentUpdate, apply_collection_status
+from qmoi.services.booking import (
+    ConcurrentUpdate,
+    apply_collection_status,
+    book_many,
+    bookable_in_bulk,
+    receipt_of,
+)
 from qmoi.services.context import Services
-from qmoi.services.ports import UnitOfWork
+from qmoi.services.ports import InboxItem, UnitOfWork
 from qmoi.services.transfers import apply_transfer_status
 
 log = structlog.get_logger("qmoi.services.callbacks")
@@ -132,19 +138,69 @@ def _store_rejection(
 
 
 def process_inbox(services: Services, limit: int = 200) -> int:
-    """Apply up to ``limit`` stored callbacks in one transaction; returns how many."""
+    """Apply up to ``limit`` stored callbacks in one transaction; returns how many.
+
+    Plain successes for open collections — nearly all of a busy day's callbacks — are
+    booked together (:func:`~qmoi.services.booking.book_many`); every other callback,
+    and all of them if the batch meets a concurrent change, one at a time."""
     with services.uows() as uow:
         items = uow.inbox.claim(limit)
-        for item in items:
-            event = decode(item.body)
+        pending = [(item, decode(item.body)) for item in items]
+        marks, pending = _book_plain_successes(uow, services, pending)
+        for item, event in pending:
             try:
                 with uow.savepoint():
                     status, reason = _apply(uow, services, item.provider, event)
             except ConcurrentUpdate:
                 continue  # stays "received": the next batch sees the settled state
-            uow.inbox.mark(item.id, status, reason)
+            marks.append((item.id, status, reason))
+        uow.inbox.mark_many(marks)
         uow.commit()
     return len(items)
+
+
+Decoded = list[tuple[InboxItem, CallbackEvent]]
+
+
+def _book_plain_successes(
+    uow: UnitOfWork, services: Services, decoded: Decoded
+) -> tuple[list[tuple[int, str, str | None]], Decoded]:
+    """Book the batch's plain successes in bulk; returns their inbox marks and the
+    callbacks left for one-by-one handling."""
+    candidates = [
+        (item, event)
+        for item, event in decoded
+        if event.kind is K.COLLECTION
+        and event.status.outcome is Outcome.SUCCEEDED
+        and not services.policy.provider(item.provider).confirm_callbacks
+    ]
+    found: dict[tuple[str, str], Collection] = {}
+    for provider in {item.provider for item, _ in candidates}:
+        keys = [e.reference for i, e in candidates if i.provider == provider]
+        for key, match in uow.collections.matching(provider, keys).items():
+            found[(provider, key)] = match
+    chosen: dict[int, tuple[Collection, ProviderStatus]] = {}
+    taken: set[object] = set()
+    for item, event in candidates:
+        target = found.get((item.provider, event.reference))
+        if target is None or not bookable_in_bulk(target, event.status):
+            continue
+        expected = ExpectedTransaction(target.reference, target.amount, target.msisdn)
+        receipt = receipt_of(target, event.status)
+        if callback_mismatches(event, expected) or {target.id, receipt} & taken:
+            continue
+        taken |= {target.id, receipt}
+        chosen[item.id] = (target, event.status)
+    if not chosen:
+        return [], decoded
+    try:
+        with uow.savepoint():
+            book_many(uow, services.policy, list(chosen.values()), source="callback")
+    except ConcurrentUpdate:
+        return [], decoded
+    services.wake()
+    rest = [(item, event) for item, event in decoded if item.id not in chosen]
+    return [(item_id, "processed", None) for item_id in chosen], rest
 
 
 def _apply(

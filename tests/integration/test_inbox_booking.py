@@ -1,0 +1,191 @@
+"""The inbox books a busy batch of callbacks in bulk: the same books, the same audit
+trail and the same exactly-once answers as one callback at a time — duplicates, a
+mismatched amount, a failure and a concurrent change included — on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qmoi.bootstrap import policy_from
+from qmoi.config import RawValues, build_settings
+from qmoi.db.uow import UnitOfWorkFactory
+from qmoi.domain import accounts
+from qmoi.domain.clock import ManualClock
+from qmoi.domain.collection import Collection
+from qmoi.domain.money import Money
+from qmoi.domain.states import CollectionState
+from qmoi.domain.streams import StreamKey
+from qmoi.providers.base import CallbackEvent, CallbackKind, FailureReason, ProviderStatus
+from qmoi.security.signing import Signer
+from qmoi.services import callbacks
+from qmoi.services.booking import ConcurrentUpdate, book_many
+from qmoi.services.bookkeeping import verify_audit, verify_ledger
+from qmoi.services.callbacks import encode, process_inbox
+from qmoi.services.collections import PaymentRequest, start_collections
+from qmoi.services.context import Services
+from tests.fakes import FakeProvider, failed, succeeded
+
+pytestmark = [pytest.mark.revenue]
+
+NUMBER = "254733000100"
+
+
+@pytest.fixture
+def services(uows: UnitOfWorkFactory, clock: ManualClock) -> Services:
+    built, report = build_settings(RawValues({"QMOI_AUTO_TRANSFER_ENABLED": "false"}))
+    assert built is not None, report.problems
+    policy = replace(policy_from(built), sandbox=True)
+    airtel = replace(policy.providers["airtel"], confirm_callbacks=False)  # hash verified
+    return Services(
+        uows=uows,
+        providers={"airtel": FakeProvider("airtel"), "mpesa": FakeProvider("mpesa")},
+        policy=replace(policy, providers={**policy.providers, "airtel": airtel}),
+        clock=clock,
+    )
+
+
+async def ask(services: Services, *amounts: int) -> list[Collection]:
+    streams = list(StreamKey)
+    requests = [
+        PaymentRequest(NUMBER, Money(kes * 100, "KES"), streams[i % len(streams)])
+        for i, kes in enumerate(amounts)
+    ]
+    return await start_collections(services, "airtel", requests, actor="test")
+
+
+def deliver(services: Services, *events: tuple[str, Collection, ProviderStatus]) -> None:
+    """Store callbacks as the API does: (event id, collection, what it says)."""
+    with services.uows() as uow:
+        for event_id, collection, status in events:
+            event = CallbackEvent(
+                "airtel", CallbackKind.COLLECTION, event_id, collection.reference, status
+            )
+            uow.inbox.add("airtel", event.kind.value, event_id, encode(event), uow.now)
+        uow.commit()
+
+
+def paid(collection: Collection, receipt: str, kes: int | None = None) -> ProviderStatus:
+    amount = collection.amount if kes is None else Money(kes * 100, "KES")
+    return succeeded(amount, receipt=receipt)
+
+
+def drain(services: Services) -> None:
+    while process_inbox(services):
+        pass
+
+
+async def test_a_mixed_batch_books_each_payment_once_and_the_rest_one_by_one(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bulk: list[list[str]] = []
+
+    def spy(uow: Any, policy: Any, successes: list[Any], **kw: Any) -> Any:
+        bulk.append([c.reference for c, _ in successes])
+        return book_many(uow, policy, successes, **kw)
+
+    monkeypatch.setattr(callbacks, "book_many", spy)
+    a, b, c, d, e = await ask(services, 100, 250, 75, 300, 40)
+    deliver(
+        services,
+        ("ev-a", a, paid(a, "R-A")),
+        ("ev-b", b, paid(b, "R-B")),
+        ("ev-a-again", a, paid(a, "R-A")),  # the provider reports it twice
+        ("ev-c", c, paid(c, "R-C", kes=70)),  # less than asked: suspense
+        ("ev-d", d, failed(FailureReason.CANCELLED)),
+        ("ev-e", e, paid(e, "R-E")),
+    )
+    drain(services)
+    # the plain successes went in bulk; the repeat, the short payment and the failure not
+    assert bulk == [[a.reference, b.reference, e.reference]]
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.wallet("airtel")) == Money(
+            100 * (100 + 250 + 70 + 40), "KES"
+        )
+        assert uow.ledger.balance(accounts.SUSPENSE) == Money(-7000, "KES")
+        states = {x.reference: uow.collections.by_reference(x.reference) for x in (a, b, c, d, e)}
+        assert sum(uow.totals.by_stream(services.policy.day(uow.now), "airtel").values()) == 39000
+        assert uow.inbox.counts() == {"processed": 6}
+    assert {r: s.state for r, s in states.items() if s} == {
+        a.reference: CollectionState.SUCCEEDED,
+        b.reference: CollectionState.SUCCEEDED,
+        c.reference: CollectionState.SUCCEEDED,
+        d.reference: CollectionState.FAILED,
+        e.reference: CollectionState.SUCCEEDED,
+    }
+    assert verify_ledger(services.uows) == []
+
+
+async def test_a_collection_moved_by_another_process_rolls_the_whole_batch_back(
+    services: Services,
+) -> None:
+    a, b = await ask(services, 100, 200)
+    with services.uows() as uow:  # another process booked b meanwhile (a stale copy here)
+        uow.collections.save(replace(b, state=CollectionState.FAILED), b.state)
+        uow.commit()
+    with services.uows() as uow:
+        records = uow.audit.count()
+        with pytest.raises(ConcurrentUpdate), uow.savepoint():
+            book_many(uow, services.policy, [(a, paid(a, "R-A")), (b, paid(b, "R-B"))], source="t")
+        assert uow.ledger.entry_count() == 0
+        assert uow.audit.count() == records
+        uow.commit()
+    deliver(services, ("ev-a", a, paid(a, "R-A")), ("ev-b", b, paid(b, "R-B")))
+    drain(services)  # the batch falls back to one by one: a booked, b to suspense
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.wallet("airtel")) == Money(30000, "KES")
+        assert uow.ledger.balance(accounts.SUSPENSE) == Money(-20000, "KES")
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    plan=st.lists(
+        st.tuples(st.integers(1, 5000), st.integers(0, 3), st.booleans()), min_size=1, max_size=25
+    ),
+    batch=st.integers(1, 30),
+)
+async def test_bulk_booking_keeps_the_books_whatever_the_batch(
+    services: Services, plan: list[tuple[int, int, bool]], batch: int
+) -> None:
+    """Each collection paid once, reported 0-3 extra times, some declined: the wallet
+    holds exactly the paid amounts, whatever the batch size splits them into."""
+    collections = await ask(services, *(kes for kes, _, _ in plan))
+    events = []
+    expected = 0
+    for (kes, repeats, approves), c in zip(plan, collections, strict=True):
+        status = paid(c, f"R-{c.reference}") if approves else failed(FailureReason.CANCELLED)
+        expected += kes * 100 if approves else 0
+        events += [(f"ev-{c.reference}-{k}", c, status) for k in range(1 + repeats)]
+    deliver(services, *events)
+    with services.uows(read_only=True) as uow:
+        before = uow.ledger.balance(accounts.wallet("airtel"))
+    while process_inbox(services, limit=batch):
+        pass
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.wallet("airtel")) - before == Money(expected, "KES")
+        assert uow.inbox.counts().get("received", 0) == 0
+    assert verify_ledger(services.uows) == []
+
+
+async def test_the_audit_chain_verifies_after_bulk_booking(
+    services: Services, signer: Signer
+) -> None:
+    collections = await ask(services, *range(10, 60, 5))
+    deliver(
+        services, *((f"ev-{c.reference}", c, paid(c, f"R-{i}")) for i, c in enumerate(collections))
+    )
+    drain(services)
+    verdict = verify_audit(services.uows, signer.verifier())
+    assert verdict.ok, verdict.broken
+    with services.uows(read_only=True) as uow:
+        actions = [r.action for r in uow.audit.records()]
+    assert actions.count("ledger.collection") == len(collections)
