@@ -20,6 +20,7 @@ from qmoi.api.routes import callbacks, revenue
 from qmoi.bootstrap import Container
 from qmoi.db.migrate import health as database_health
 from qmoi.errors import QmoiError
+from qmoi.services.intake import Intake
 
 log = structlog.get_logger("qmoi.api")
 
@@ -34,6 +35,8 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     app.state.services = container.services
+    if container.services is not None:
+        app.state.intake = Intake(container.services.uows)
     master = container.settings.master_key
     app.state.master_key = master.get_secret_value() if master is not None else None
     app.include_router(revenue.router)

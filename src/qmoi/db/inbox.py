@@ -59,6 +59,39 @@ class InboxRepository:
         )
         return self._session.execute(statement).scalar_one_or_none()
 
+    def add_many(self, rows: Sequence[tuple[str, str, str, str]], at: datetime) -> list[bool]:
+        """Store ``(provider, kind, event_id, body)`` callbacks in one statement; for
+        each, whether it is new (False for one already stored, or repeated earlier in
+        ``rows``)."""
+        if not rows:
+            return []
+        statement = (
+            dialect_insert(self._session, t.inbox)
+            .values(
+                [
+                    {
+                        "provider": provider,
+                        "kind": kind,
+                        "event_id": event_id[:200],
+                        "received_at": at,
+                        "body": body,
+                        "status": "received",
+                        "reason": None,
+                    }
+                    for provider, kind, event_id, body in rows
+                ]
+            )
+            .on_conflict_do_nothing()
+            .returning(t.inbox.c.provider, t.inbox.c.event_id)
+        )
+        stored = {(r.provider, r.event_id) for r in self._session.execute(statement)}
+        new: list[bool] = []
+        for provider, _, event_id, _ in rows:
+            key = (provider, event_id[:200])
+            new.append(key in stored)
+            stored.discard(key)  # a repeat later in the batch is a duplicate
+        return new
+
     def body_of(self, provider: str, event_id: str) -> str | None:
         found: str | None = self._session.scalar(
             select(t.inbox.c.body).where(

@@ -2,7 +2,8 @@
 
 ``receive`` runs in the API request: it authenticates and parses the callback through
 the provider's connector, stores it in the inbox (unique on the provider's event id, so a
-duplicate is acknowledged and ignored) and answers at once. ``process_inbox`` claims
+duplicate is acknowledged and ignored; concurrent requests share one commit, see
+:mod:`qmoi.services.intake`) and answers once it is stored. ``process_inbox`` claims
 stored callbacks in batches (any number of processes may drain the inbox) and applies
 each in its own savepoint: a success is booked exactly once; an unknown id, a mismatch
 or a forged callback never becomes revenue. When a success must be confirmed first
@@ -12,6 +13,7 @@ scheduled for an immediate status enquiry and the enquiry's answer is what gets 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Mapping
@@ -44,6 +46,7 @@ from qmoi.services.booking import (
     receipt_of,
 )
 from qmoi.services.context import Services
+from qmoi.services.intake import Arrival, Intake
 from qmoi.services.ports import InboxItem, UnitOfWork
 from qmoi.services.transfers import apply_transfer_status
 
@@ -63,15 +66,21 @@ class Receipt:
     reason: str | None = None
 
 
-def receive(
-    services: Services, provider: str, kind: CallbackKind, headers: Mapping[str, str], body: bytes
+async def receive(
+    services: Services,
+    intake: Intake,
+    provider: str,
+    kind: CallbackKind,
+    headers: Mapping[str, str],
+    body: bytes,
 ) -> Receipt:
-    """Authenticate, parse and store one callback; answer as the provider expects."""
+    """Authenticate, parse and store one callback (through the ``intake``'s group
+    commit); answer as the provider expects once it is stored."""
     connector = services.providers[provider]
     try:
         event = connector.parse_callback(kind, headers, body)
     except CallbackRejected as exc:
-        _store_rejection(services, provider, kind, body, exc.reason)
+        await asyncio.to_thread(_store_rejection, services, provider, kind, body, exc.reason)
         log.warning("callback.rejected", provider=provider, kind=kind.value, reason=exc.reason)
         return Receipt(
             {"error": {"code": "callback_rejected", "reason": exc.reason, "message": exc.detail}},
@@ -80,29 +89,29 @@ def receive(
             exc.reason,
         )
     if kind is K.C2B_VALIDATION:
-        return _validate_c2b(services, event)
-    with services.uows() as uow:
-        inbox_id = uow.inbox.add(provider, event.kind.value, event.event_id, encode(event), uow.now)
-        uow.commit()
-    _deliver_result(services, provider, event)
+        return await asyncio.to_thread(_validate_c2b, services, event)
+    new = await intake.store(Arrival(provider, event.kind.value, event.event_id, encode(event)))
+    delivery = _awaited_result(services, provider, event)
+    if delivery is not None and services.results is not None:
+        await asyncio.to_thread(services.results.deliver, *delivery)
     answer = connector.callback_answer(event, True)
-    if inbox_id is None:
+    if not new:
         return Receipt(answer, 200, "duplicate")
     services.wake()
     return Receipt(answer, 200, "stored")
 
 
-def _deliver_result(services: Services, provider: str, event: CallbackEvent) -> None:
-    """Daraja answers balance and status queries by callback: hand the answer to the call
-    waiting for it (in this process; other processes read it from the inbox)."""
+def _awaited_result(
+    services: Services, provider: str, event: CallbackEvent
+) -> tuple[str, Mapping[str, Any]] | None:
+    """Daraja answers balance and status queries by callback: the key and answer to hand
+    to the call waiting for it (in this process; other processes read it from the
+    inbox)."""
     if provider != "mpesa" or services.results is None:
-        return
+        return None
     from qmoi.providers.mpesa.callbacks import waiter_delivery
 
-    delivery = waiter_delivery(event)
-    if delivery is not None:
-        key, payload = delivery
-        services.results.deliver(key, payload)
+    return waiter_delivery(event)
 
 
 def _validate_c2b(services: Services, event: CallbackEvent) -> Receipt:

@@ -9,7 +9,6 @@ the prefix QMOI registers with Daraja (Daraja refuses callback URLs containing "
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -21,6 +20,7 @@ from qmoi.api.errors import ApiError
 from qmoi.providers.base import CallbackKind
 from qmoi.services.callbacks import receive
 from qmoi.services.context import Services
+from qmoi.services.intake import Intake
 
 router = APIRouter(tags=["callbacks"])
 
@@ -50,10 +50,15 @@ async def airtel_callback(request: Request, svc: ServicesDep) -> JSONResponse:
     if "airtel" not in svc.providers:
         raise ApiError(404, "not_found", "Airtel is not configured")
     body = await _body(request)
-    receipt = await asyncio.to_thread(
-        receive, svc, "airtel", _airtel_kind(body), dict(request.headers), body
+    receipt = await receive(
+        svc, _intake(request), "airtel", _airtel_kind(body), dict(request.headers), body
     )
     return JSONResponse(receipt.body, status_code=receipt.status_code)
+
+
+def _intake(request: Request) -> Intake:
+    intake: Intake = request.app.state.intake
+    return intake
 
 
 async def _mpesa(request: Request, svc: Services, token: str, sub: str) -> JSONResponse:
@@ -71,7 +76,7 @@ async def _mpesa(request: Request, svc: Services, token: str, sub: str) -> JSONR
     if kind is None:
         raise ApiError(404, "not_found", "Not Found")
     body = await _body(request)
-    receipt = await asyncio.to_thread(receive, svc, "mpesa", kind, dict(request.headers), body)
+    receipt = await receive(svc, _intake(request), "mpesa", kind, dict(request.headers), body)
     return JSONResponse(receipt.body, status_code=receipt.status_code)
 
 
