@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from qmoi import __version__
 from qmoi.api.errors import ApiError, error_body, respond
-from qmoi.api.routes import callbacks, revenue
+from qmoi.api.routes import callbacks, prometheus, revenue
 from qmoi.bootstrap import Container
 from qmoi.db.migrate import health as database_health
 from qmoi.errors import QmoiError
@@ -41,6 +41,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.master_key = master.get_secret_value() if master is not None else None
     app.include_router(revenue.router)
     app.include_router(callbacks.router)
+    app.include_router(prometheus.router)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:

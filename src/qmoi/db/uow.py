@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from qmoi.db.coordination import IdempotencyKeys, JobSlots, NotificationOutbox
 from qmoi.db.engine import READ_ONLY, describe
 from qmoi.db.inbox import InboxRepository
+from qmoi.db.observed import ObservedRepository
 from qmoi.db.repositories import AccountDirectory, AuditRepository, LedgerRepository, MetaRepository
 from qmoi.db.totals import RevenueTotalsRepository
 from qmoi.db.work import CollectionRepository, TransferRepository
@@ -61,6 +62,7 @@ class SqlUnitOfWork(AbstractContextManager["SqlUnitOfWork"]):
         self.slots = JobSlots(self.session)
         self.notifications = NotificationOutbox(self.session)
         self.idempotency = IdempotencyKeys(self.session)
+        self.observed = ObservedRepository(self.session)
         return self
 
     @contextmanager

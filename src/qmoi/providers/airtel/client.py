@@ -82,7 +82,13 @@ from qmoi.providers.base import (
     Submission,
     Subscriber,
 )
-from qmoi.providers.http import DEFAULT_LIMITS, classify_transport_error, make_client, retry_safe
+from qmoi.providers.http import (
+    DEFAULT_LIMITS,
+    classify_transport_error,
+    make_client,
+    retry_safe,
+)
+from qmoi.providers.http import operation as http_operation
 
 PROVIDER: ProviderName = "airtel"
 
@@ -195,7 +201,10 @@ class AirtelConnector:
         self._version: Literal[1, 2] = api_version or (2 if settings.message_signing else 1)
         self._owns_client = client is None
         self._http = client or make_client(
-            self.base_url, timeout=timeout or DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS
+            self.base_url,
+            timeout=timeout or DEFAULT_TIMEOUT,
+            limits=DEFAULT_LIMITS,
+            provider=PROVIDER,
         )
         self._retry_attempts = max(1, retry_attempts)
         self._retry_max_s = retry_max_s
@@ -503,6 +512,7 @@ class AirtelConnector:
                     self._url(wire.TOKEN_PATH),
                     content=body,
                     headers={"Content-Type": "application/json", "Accept": "*/*"},
+                    extensions=http_operation(operation),
                 )
             except httpx.TransportError as exc:
                 raise classify_transport_error(exc, PROVIDER, operation) from exc
@@ -644,7 +654,12 @@ class AirtelConnector:
                 headers[wire.HEADER_KEY] = signature.x_key
             try:
                 response = await self._http.request(
-                    method, self._url(path), content=content, headers=headers, params=params
+                    method,
+                    self._url(path),
+                    content=content,
+                    headers=headers,
+                    params=params,
+                    extensions=http_operation(operation),
                 )
             except httpx.TransportError as exc:
                 self._log.warning(

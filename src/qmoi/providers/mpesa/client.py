@@ -63,7 +63,13 @@ from qmoi.providers.base import (
     Submission,
     Subscriber,
 )
-from qmoi.providers.http import DEFAULT_TIMEOUT, classify_transport_error, make_client, retry_safe
+from qmoi.providers.http import (
+    DEFAULT_TIMEOUT,
+    classify_transport_error,
+    make_client,
+    retry_safe,
+)
+from qmoi.providers.http import operation as http_operation
 from qmoi.providers.mpesa import callbacks, crypto, translate, wire
 from qmoi.providers.mpesa.callbacks import C2BDecision
 from qmoi.providers.mpesa.translate import ErrorKind, ErrorVerdict, mask_msisdn
@@ -169,7 +175,7 @@ class MpesaConnector:
         chosen = base_url or settings.base_url or default_base_url(settings.environment)
         self.base_url = chosen.rstrip("/")
         self._owns_client = client is None
-        self._http = client or make_client(self.base_url, timeout=timeout)
+        self._http = client or make_client(self.base_url, timeout=timeout, provider=PROVIDER)
         self._result_timeout_s = result_timeout_s
         self._retry_attempts = retry_attempts
         self._retry_initial_s = retry_initial_s
@@ -307,6 +313,7 @@ class MpesaConnector:
                 wire.OAUTH_PATH,
                 params={"grant_type": "client_credentials"},
                 auth=httpx.BasicAuth(key.get_secret_value(), secret.get_secret_value()),
+                extensions=http_operation("oauth"),
             )
         except httpx.TransportError as exc:
             raise classify_transport_error(exc, PROVIDER, "oauth") from exc
@@ -365,7 +372,10 @@ class MpesaConnector:
             token = await self.access_token()
             try:
                 response = await self._http.post(
-                    path, json=payload, headers={"Authorization": f"Bearer {token}"}
+                    path,
+                    json=payload,
+                    headers={"Authorization": f"Bearer {token}"},
+                    extensions=http_operation(operation),
                 )
             except httpx.TransportError as exc:
                 error = classify_transport_error(exc, PROVIDER, operation, reference)

@@ -1,0 +1,56 @@
+"""What the Prometheus scrape reports, as plain data: read from the database in one
+read-only transaction, so that any process answers with the same figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from qmoi.services import metrics
+from qmoi.services.context import Services
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    at: datetime
+    #: (provider, stream, state) → collections
+    collections: dict[tuple[str, str, str], int]
+    #: (provider, trigger, state) → transfers
+    transfers: dict[tuple[str, str, str], int]
+    #: (provider, reason) → rejected callbacks
+    rejected: dict[tuple[str, str], int]
+    #: (provider, stream) → minor units earned today (business day in QMOI_TIMEZONE)
+    earned_today: dict[tuple[str, str], int]
+    #: provider → today's earnings / today's target (0 when there is no target)
+    progress: dict[str, float]
+    #: "collection" | "transfer" | "callback" → seconds the oldest unfinished one waits
+    lag_s: dict[str, float]
+    sandbox: bool
+
+
+def snapshot(services: Services) -> Snapshot:
+    policy = services.policy
+    figures = metrics.figures(services)
+    with services.uows(read_only=True) as uow:
+        now = uow.now
+        oldest = uow.observed.oldest_open()
+        return Snapshot(
+            at=now,
+            collections=uow.observed.collections(),
+            transfers=uow.observed.transfers(),
+            rejected=uow.observed.rejected_callbacks(),
+            earned_today={
+                (name, stream.value): money.minor
+                for name, f in figures.items()
+                for stream, money in f.stream_earned.items()
+            },
+            progress={
+                name: (f.earned.minor / f.target.minor if f.target.minor > 0 else 0.0)
+                for name, f in figures.items()
+            },
+            lag_s={
+                kind: max(0.0, (now - since).total_seconds()) if since is not None else 0.0
+                for kind, since in oldest.items()
+            },
+            sandbox=policy.sandbox,
+        )
