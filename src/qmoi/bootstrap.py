@@ -18,6 +18,7 @@ from qmoi.db.engine import create_db_engine
 from qmoi.db.uow import UnitOfWorkFactory
 from qmoi.domain.clock import Clock, SystemClock
 from qmoi.domain.streams import StreamKey
+from qmoi.notify.build import channels_from
 from qmoi.providers.base import PaymentProvider, ResultWaiter
 from qmoi.security.signing import Signer
 from qmoi.services.context import Services
@@ -118,6 +119,7 @@ def wire(
             "mpesa": settings.mpesa.account_reference,
         },
         results=results,
+        channels=channels_from(settings.notify),
     )
     if wake is not None:
         services.wake = wake

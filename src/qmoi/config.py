@@ -125,6 +125,27 @@ class TransferSettings(BaseModel):
     fallback: bool
 
 
+class NotifySettings(BaseModel):
+    """Where the owner's notifications go; each channel is on when its address is set."""
+
+    model_config = _FROZEN
+
+    webhook_url: str | None
+    webhook_secret: SecretStr | None
+    smtp_host: str | None
+    smtp_port: int
+    smtp_user: str | None
+    smtp_password: SecretStr | None
+    smtp_starttls: bool
+    email_from: str | None
+    email_to: tuple[str, ...]
+    sms_url: str
+    sms_username: str | None
+    sms_api_key: SecretStr | None
+    sms_to: tuple[str, ...]
+    sms_from: str | None
+
+
 class Settings(BaseModel):
     """Everything QMOI needs to run, parsed and checked. Build with :func:`load_settings`."""
 
@@ -134,6 +155,7 @@ class Settings(BaseModel):
     mpesa: MpesaSettings
     targets: TargetSettings
     transfers: TransferSettings
+    notify: NotifySettings
     timezone_name: str
     master_key: SecretStr | None
     secret_key: SecretStr | None
@@ -221,6 +243,23 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "QMOI_LOG_DIR": ("logs", "where JSON-lines logs are written"),
     "QMOI_SIGNING_KEY_FILE": (None, "Ed25519 audit signing key (default var/signing.key)"),
     "QMOI_SANDBOX_STOP_AT_TARGET": ("true", "sandbox sales stop once a target is met"),
+    "QMOI_NOTIFY_WEBHOOK_URL": (None, "owner's webhook for notifications (signed JSON POST)"),
+    "QMOI_NOTIFY_WEBHOOK_SECRET": (None, "HMAC-SHA256 key signing webhook bodies (secret)"),
+    "QMOI_NOTIFY_SMTP_HOST": (None, "SMTP server for notification email"),
+    "QMOI_NOTIFY_SMTP_PORT": ("587", "SMTP port"),
+    "QMOI_NOTIFY_SMTP_USER": (None, "SMTP login"),
+    "QMOI_NOTIFY_SMTP_PASSWORD": (None, "SMTP password (secret)"),
+    "QMOI_NOTIFY_SMTP_STARTTLS": ("true", "upgrade the SMTP connection with STARTTLS"),
+    "QMOI_NOTIFY_EMAIL_FROM": (None, "sender address of notification email"),
+    "QMOI_NOTIFY_EMAIL_TO": (None, "recipient addresses, comma-separated"),
+    "QMOI_NOTIFY_SMS_URL": (
+        "https://api.africastalking.com",
+        "Africa's Talking API base URL (sandbox: https://api.sandbox.africastalking.com)",
+    ),
+    "QMOI_NOTIFY_SMS_USERNAME": (None, "Africa's Talking username"),
+    "QMOI_NOTIFY_SMS_API_KEY": (None, "Africa's Talking API key (secret)"),
+    "QMOI_NOTIFY_SMS_TO": (None, "numbers to text, comma-separated (default: owner's M-Pesa)"),
+    "QMOI_NOTIFY_SMS_FROM": (None, "registered sender id or short code (optional)"),
 }
 
 SECRET_VARIABLES = frozenset(
@@ -235,6 +274,9 @@ SECRET_VARIABLES = frozenset(
         "MPESA_CALLBACK_TOKEN",
         "QMOI_MASTER_KEY",
         "QMOI_SECRET_KEY",
+        "QMOI_NOTIFY_WEBHOOK_SECRET",
+        "QMOI_NOTIFY_SMTP_PASSWORD",
+        "QMOI_NOTIFY_SMS_API_KEY",
     }
 )
 
@@ -826,12 +868,14 @@ def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
             "is above a provider's daily target",
             "keep the minimum below each daily target",
         )
+    notify = _read_notify(reader, mpesa.phone_number)
     signing_key = reader.text("QMOI_SIGNING_KEY_FILE")
     settings = Settings(
         airtel=airtel,
         mpesa=mpesa,
         targets=targets,
         transfers=transfers,
+        notify=notify,
         timezone_name=timezone_name,
         master_key=master_key,
         secret_key=reader.secret("QMOI_SECRET_KEY"),
@@ -844,6 +888,69 @@ def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
         sandbox_stop_at_target=reader.boolean("QMOI_SANDBOX_STOP_AT_TARGET"),
     )
     return (settings if report.usable else None), report
+
+
+EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+PHONE = re.compile(r"^\+?\d{9,15}$")
+
+
+def _listed(reader: _Reader, name: str, pattern: re.Pattern[str], example: str) -> tuple[str, ...]:
+    items = tuple(x.strip() for x in (reader.text(name) or "").split(",") if x.strip())
+    for item in items:
+        if not pattern.match(item):
+            reader.problem(
+                name, f"{item!r} is not valid", f"give a comma-separated list like {example}"
+            )
+    return items
+
+
+def _read_notify(reader: _Reader, owner_phone: str) -> NotifySettings:
+    webhook_url = reader.url("QMOI_NOTIFY_WEBHOOK_URL")
+    webhook_secret = reader.secret("QMOI_NOTIFY_WEBHOOK_SECRET")
+    if webhook_url is not None and webhook_secret is None:
+        reader.problem(
+            "QMOI_NOTIFY_WEBHOOK_SECRET",
+            "is required when QMOI_NOTIFY_WEBHOOK_URL is set: webhooks are always signed",
+            "set a long random key, e.g. `openssl rand -hex 32`, and give it to the receiver",
+        )
+    port_text = reader.text("QMOI_NOTIFY_SMTP_PORT") or "587"
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        reader.problem("QMOI_NOTIFY_SMTP_PORT", f"{port_text!r} is not a port", "use e.g. 587")
+        port_text = "587"
+    smtp_host = reader.text("QMOI_NOTIFY_SMTP_HOST")
+    email_from = reader.text("QMOI_NOTIFY_EMAIL_FROM")
+    email_to = _listed(reader, "QMOI_NOTIFY_EMAIL_TO", EMAIL, "owner@example.com")
+    if smtp_host is not None and (email_from is None or not email_to):
+        reader.problem(
+            "QMOI_NOTIFY_EMAIL_TO" if email_from else "QMOI_NOTIFY_EMAIL_FROM",
+            "is required when QMOI_NOTIFY_SMTP_HOST is set",
+            "give the sender (QMOI_NOTIFY_EMAIL_FROM) and recipients (QMOI_NOTIFY_EMAIL_TO)",
+        )
+    sms_key = reader.secret("QMOI_NOTIFY_SMS_API_KEY")
+    sms_username = reader.text("QMOI_NOTIFY_SMS_USERNAME")
+    if sms_key is not None and sms_username is None:
+        reader.problem(
+            "QMOI_NOTIFY_SMS_USERNAME",
+            "is required when QMOI_NOTIFY_SMS_API_KEY is set",
+            "give your Africa's Talking username ('sandbox' for their sandbox)",
+        )
+    sms_to = _listed(reader, "QMOI_NOTIFY_SMS_TO", PHONE, "254712345678")
+    return NotifySettings(
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        smtp_host=smtp_host,
+        smtp_port=int(port_text),
+        smtp_user=reader.text("QMOI_NOTIFY_SMTP_USER"),
+        smtp_password=reader.secret("QMOI_NOTIFY_SMTP_PASSWORD"),
+        smtp_starttls=reader.boolean("QMOI_NOTIFY_SMTP_STARTTLS"),
+        email_from=email_from,
+        email_to=email_to,
+        sms_url=reader.url("QMOI_NOTIFY_SMS_URL") or "https://api.africastalking.com",
+        sms_username=sms_username,
+        sms_api_key=sms_key,
+        sms_to=sms_to or ((owner_phone,) if owner_phone else ()),
+        sms_from=reader.text("QMOI_NOTIFY_SMS_FROM"),
+    )
 
 
 def load_settings(

@@ -22,6 +22,7 @@ from qmoi.providers.base import FailureReason
 from qmoi.services import days, metrics
 from qmoi.services.collections import PaymentRequest, start_collections
 from qmoi.services.context import Services
+from qmoi.services.notices import check_targets
 from qmoi.services.resolver import resolve_collections, resolve_transfers
 from qmoi.services.transfers import (
     TransferRefused,
@@ -348,3 +349,35 @@ async def test_workers_collecting_the_same_fee_at_once_book_it_once(services: Se
     assert sum(done) == len(chunks) == 2
     with services.uows(read_only=True) as uow:
         assert uow.ledger.balance(accounts.fees("mpesa")) == kes("44.80")
+
+
+async def test_a_forecast_below_the_minimum_is_told_once_and_not_before_ten(
+    services: Services, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 11, 29, 5, 0, tzinfo=UTC))  # 08:00 in Nairobi: too early
+    await pay(services, "airtel", "1000")
+    assert check_targets(services) == 0
+    clock.set(datetime(2026, 11, 29, 9, 0, tzinfo=UTC))  # 12:00: 1,000 by noon → ~2,000
+    assert check_targets(services) == 2  # Airtel's 2,000 and M-Pesa's nothing
+    assert check_targets(services) == 0  # once a day
+    with services.uows(read_only=True) as uow:
+        notes = {
+            n.provider: n for n in uow.notifications.recent() if n.kind == "forecast_below_minimum"
+        }
+    note = notes["airtel"]
+    assert notes["mpesa"].payload["forecast_minor"] == 0
+    assert note.payload["forecast_minor"] == 200_000
+    assert note.payload["minimum_minor"] == 800_000
+
+
+async def test_callbacks_rejected_in_bulk_are_told_once_an_hour(services: Services) -> None:
+    with services.uows() as uow:
+        for n in range(25):
+            uow.inbox.add("airtel", "collection", f"forged-{n}", "{}", uow.now, "rejected", "hash")
+        uow.commit()
+    new = check_targets(services)
+    assert check_targets(services) == 0
+    with services.uows(read_only=True) as uow:
+        kinds = [n.kind for n in uow.notifications.recent()]
+    assert kinds.count("callbacks_rejected") == 1
+    assert new >= 1

@@ -4,15 +4,23 @@ scheduled jobs, the owner's notification outbox, and API idempotency keys."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from qmoi.db import tables as t
 from qmoi.db.repositories import dialect_insert, inserted
+
+
+def _notification(r: Row[Any]) -> Notification:
+    return Notification(
+        r.id, r.kind, r.provider, r.message, json.loads(r.payload), r.created_at, r.delivered_at
+    )
 
 
 class JobSlots:
@@ -162,3 +170,116 @@ class IdempotencyKeys:
                 t.idempotency_keys.c.scope == scope, t.idempotency_keys.c.key == key
             )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    notification: Notification
+    channel: str
+    attempts: int
+
+
+class DeliveryLog:
+    """One row per notification and channel: what was sent where, how often, and how
+    it ended. Claims use ``FOR UPDATE SKIP LOCKED`` and a lease, like other work."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def fan_out(self, channels: Sequence[str], since: datetime, at: datetime) -> int:
+        """A pending delivery for each notification since ``since`` and each channel that
+        has none yet; returns how many were added."""
+        added = 0
+        d = t.notification_deliveries.c
+        for channel in channels:
+            ids = self._session.scalars(
+                select(t.notifications.c.id)
+                .where(
+                    t.notifications.c.created_at >= since,
+                    ~select(d.id)
+                    .where(d.notification_id == t.notifications.c.id, d.channel == channel)
+                    .exists(),
+                )
+                .order_by(t.notifications.c.id)
+                .limit(500)
+            ).all()
+            for notification_id in ids:
+                added += inserted(
+                    self._session,
+                    dialect_insert(self._session, t.notification_deliveries)
+                    .values(
+                        notification_id=notification_id,
+                        channel=channel,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=at,
+                        created_at=at,
+                        updated_at=at,
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(d.id),
+                )
+        return added
+
+    def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
+        d, n = t.notification_deliveries.c, t.notifications.c
+        rows = self._session.execute(
+            select(t.notification_deliveries)
+            .where(d.status == "pending", d.next_attempt_at <= now)
+            .order_by(d.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return []
+        self._session.execute(
+            update(t.notification_deliveries)
+            .where(d.id.in_([r.id for r in rows]))
+            .values(next_attempt_at=now + lease, updated_at=now)
+        )
+        notes = {
+            r.id: r
+            for r in self._session.execute(
+                select(t.notifications).where(n.id.in_({r.notification_id for r in rows}))
+            )
+        }
+        return [
+            Delivery(r.id, _notification(notes[r.notification_id]), r.channel, r.attempts)
+            for r in rows
+        ]
+
+    def delivered(self, delivery_id: int, at: datetime) -> None:
+        self._set(delivery_id, at, status="delivered", delivered_at=at, last_error=None)
+
+    def retry(self, delivery_id: int, at: datetime, when: datetime, error: str) -> None:
+        self._set(delivery_id, at, next_attempt_at=when, last_error=error[:300])
+
+    def failed(self, delivery_id: int, at: datetime, error: str) -> None:
+        self._set(delivery_id, at, status="failed", next_attempt_at=None, last_error=error[:300])
+
+    def _set(self, delivery_id: int, at: datetime, **values: Any) -> None:
+        d = t.notification_deliveries.c
+        self._session.execute(
+            update(t.notification_deliveries)
+            .where(d.id == delivery_id)
+            .values(attempts=d.attempts + 1, updated_at=at, **values)
+        )
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """(channel, status) → deliveries."""
+        d = t.notification_deliveries.c
+        rows = self._session.execute(
+            select(d.channel, d.status, func.count()).group_by(d.channel, d.status)
+        )
+        return {(c, s): int(k) for c, s, k in rows}
+
+    def for_notification(self, notification_id: int) -> dict[str, tuple[str, int, str | None]]:
+        """channel → (status, attempts, last error)."""
+        d = t.notification_deliveries.c
+        rows = self._session.execute(
+            select(d.channel, d.status, d.attempts, d.last_error).where(
+                d.notification_id == notification_id
+            )
+        )
+        return {c: (s, int(a), e) for c, s, a, e in rows}

@@ -324,4 +324,25 @@ notifications = Table(
     Column("delivered_at", UTCDateTime, nullable=True),
 )
 
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("notification_id", Id, ForeignKey("notifications.id"), nullable=False),
+    Column("channel", String(16), nullable=False),  # webhook | email | sms
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", String(300), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    UniqueConstraint("notification_id", "channel"),
+)
+Index(
+    "ix_notification_deliveries_due",
+    notification_deliveries.c.status,
+    notification_deliveries.c.next_attempt_at,
+)
+
 APPEND_ONLY_TABLES = ("journal_entries", "postings", "audit_log")

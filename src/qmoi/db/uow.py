@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from qmoi.db.coordination import IdempotencyKeys, JobSlots, NotificationOutbox
+from qmoi.db.coordination import DeliveryLog, IdempotencyKeys, JobSlots, NotificationOutbox
 from qmoi.db.engine import READ_ONLY, describe
 from qmoi.db.inbox import InboxRepository
 from qmoi.db.observed import ObservedRepository
@@ -63,6 +63,7 @@ class SqlUnitOfWork(AbstractContextManager["SqlUnitOfWork"]):
         self.notifications = NotificationOutbox(self.session)
         self.idempotency = IdempotencyKeys(self.session)
         self.observed = ObservedRepository(self.session)
+        self.deliveries = DeliveryLog(self.session)
         return self
 
     @contextmanager

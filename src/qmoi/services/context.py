@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from qmoi.domain.clock import Clock
 from qmoi.domain.streams import StreamKey
+from qmoi.notify.base import Channel
 from qmoi.providers.base import PaymentProvider, ResultWaiter
 from qmoi.services.policy import Policy
 from qmoi.services.ports import UnitOfWorkFactory
@@ -31,3 +32,5 @@ class Services:
     results: ResultWaiter | None = None
     #: sandbox only: simulated customers per provider and stream (the traffic model)
     sandbox_customers: Mapping[str, Mapping[StreamKey, Sequence[str]]] | None = None
+    #: where the owner's notifications go (webhook, email, SMS), by channel name
+    channels: Mapping[str, Channel] = field(default_factory=dict)

@@ -1,17 +1,66 @@
-"""Telling the owner: target reached (once per provider per day) and the forecast; the
-notifications are written to the outbox, which the notifier delivers."""
+"""Telling the owner: target reached (once per provider per day), a forecast below the
+minimum (once per provider per day), callbacks rejected in bulk (once per hour); the
+notifications are written to the outbox, which :mod:`qmoi.services.notify` delivers."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from qmoi.domain.money import Money
 from qmoi.services.context import Services
-from qmoi.services.metrics import figures
+from qmoi.services.metrics import ProviderFigures, figures
+
+#: the forecast is not trusted before this much of the day has passed
+FORECAST_FROM = timedelta(hours=10)
+#: this many rejected callbacks within REJECTION_WINDOW is an attack or a misconfiguration
+BULK_REJECTIONS = 20
+REJECTION_WINDOW = timedelta(minutes=10)
+
+
+def forecast(f: ProviderFigures, tz_now: datetime) -> Money | None:
+    """Today's earnings extrapolated to midnight at the pace so far; None too early."""
+    elapsed = tz_now - tz_now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if elapsed < FORECAST_FROM:
+        return None
+    day = timedelta(days=1)
+    return Money(f.day_earned.minor * day // elapsed, f.day_earned.currency)
 
 
 def check_targets(services: Services) -> int:
-    """Queue "target reached" once per provider and day; returns how many were new."""
+    """Queue the owner's target notices; returns how many were new."""
     new = 0
     current = figures(services)
     with services.uows() as uow:
+        local = uow.now.astimezone(services.policy.tz)
+        for name, f in current.items():
+            expected = forecast(f, local)
+            if expected is not None and expected < f.minimum:
+                new += uow.notifications.add(
+                    "forecast_below_minimum",
+                    f"{name}: at today's pace the day ends near {expected}, below the "
+                    f"minimum of {f.minimum} ({f.day_earned} so far)",
+                    uow.now,
+                    provider=name,
+                    payload={
+                        "day": f.day.isoformat(),
+                        "forecast_minor": expected.minor,
+                        "minimum_minor": f.minimum.minor,
+                        "earned_minor": f.day_earned.minor,
+                    },
+                    dedupe_key=f"forecast_below_minimum:{name}:{f.day.isoformat()}",
+                )
+        rejected = uow.inbox.rejected_since(uow.now - REJECTION_WINDOW)
+        if rejected >= BULK_REJECTIONS:
+            hour = local.strftime("%Y-%m-%dT%H")
+            new += uow.notifications.add(
+                "callbacks_rejected",
+                f"{rejected} callbacks were rejected in the last "
+                f"{REJECTION_WINDOW.seconds // 60} minutes — forged traffic or a wrong "
+                "callback secret",
+                uow.now,
+                payload={"rejected": rejected, "window_s": REJECTION_WINDOW.seconds},
+                dedupe_key=f"callbacks_rejected:{hour}",
+            )
         for name, f in current.items():
             if f.day_earned >= f.target:
                 new += uow.notifications.add(

@@ -23,6 +23,8 @@ class Snapshot:
     earned_today: dict[tuple[str, str], int]
     #: provider → today's earnings / today's target (0 when there is no target)
     progress: dict[str, float]
+    #: (channel, status) → notification deliveries (a failing channel shows here)
+    deliveries: dict[tuple[str, str], int]
     #: "collection" | "transfer" | "callback" → seconds the oldest unfinished one waits
     lag_s: dict[str, float]
     sandbox: bool
@@ -39,6 +41,7 @@ def snapshot(services: Services) -> Snapshot:
             collections=uow.observed.collections(),
             transfers=uow.observed.transfers(),
             rejected=uow.observed.rejected_callbacks(),
+            deliveries=uow.deliveries.counts(),
             earned_today={
                 (name, stream.value): money.minor
                 for name, f in figures.items()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import structlog
 
 from qmoi.domain.streams import StreamKey
-from qmoi.services import callbacks, days, resolver, sales, transfers
+from qmoi.services import callbacks, days, notify, resolver, sales, transfers
 from qmoi.services.context import Services
 from qmoi.services.notices import check_targets
 
@@ -37,6 +37,7 @@ class Cadence:
     collections: float = 1.0
     rollover: float = 15.0
     fees: float = 2.0
+    notify: float = 1.0
     sales: float = 0.5
 
 
@@ -99,6 +100,11 @@ class Worker:
         await self._job("rollover", 0.0 if force else self.cadence.rollover, self._rollover)
         await self._job(
             "fees", 0.0 if force else self.cadence.fees, lambda: transfers.collect_fees(services)
+        )
+        await self._job(
+            "notify",
+            0.0 if force else self.cadence.notify,
+            lambda: notify.deliver_notifications(services),
         )
         if self.sales_customers is not None:
             await self._job("sales", self.cadence.sales, self._sales)

@@ -72,6 +72,15 @@ class SnapshotCollector(Collector):
         for (provider, reason), count in sorted(s.rejected.items()):
             rejected.add_metric([provider, reason], count)
         yield rejected
+        deliveries = GaugeMetricFamily(
+            "qmoi_notification_deliveries",
+            "Notifications to the owner by channel and delivery status (pending, delivered, "
+            "failed).",
+            labels=["channel", "status"],
+        )
+        for (channel, status), count in sorted(s.deliveries.items()):
+            deliveries.add_metric([channel, status], count)
+        yield deliveries
         lag = GaugeMetricFamily(
             "qmoi_worker_lag_seconds",
             "How long the oldest unfinished item of each kind has waited (0 when none).",
