@@ -92,6 +92,12 @@ def test_qmoi_start_books_sales_and_pays_the_owner_within_a_minute(tmp_path: Pat
         table = cli(tmp_path, "revenue", "status", "--provider", "airtel")
         assert "airtel: KES" in table.stdout
         assert "SANDBOX" in table.stdout
+        assert "last transfer: QMOI-AT-" in table.stdout
+        assert "succeeded" in table.stdout
+        watched = cli(tmp_path, "revenue", "status", "--watch", "--every", "0.3", "--rounds", "3")
+        assert watched.returncode == 0, watched.stderr
+        assert watched.stdout.count("combined: KES") == 3  # piped: one view per refresh
+        assert watched.stdout.count("mpesa: KES") == 3
 
         paid = cli(tmp_path, "transfer", "--provider", "mpesa", "--amount", "10", "--api-url", base)
         assert paid.returncode == 0, paid.stdout + paid.stderr

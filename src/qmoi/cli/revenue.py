@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
+from rich.console import Group
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from qmoi.bootstrap import policy_from
 from qmoi.cli.context import CliContext
@@ -63,22 +68,55 @@ def status(
     ctx: typer.Context,
     provider: ProviderOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the metrics JSON")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="keep the view live (Ctrl-C stops)")
+    ] = False,
+    every: Annotated[
+        float, typer.Option("--every", min=0.2, help="seconds between refreshes")
+    ] = 1.0,
+    rounds: Annotated[int, typer.Option("--rounds", min=0, hidden=True)] = 0,
 ) -> None:
-    """Today's earnings, target, progress and streams per provider and combined."""
+    """Today's earnings, target, progress, streams and last transfer per provider, and
+    combined; ``--watch`` refreshes it in place."""
     services = _services(ctx.obj)
-    answer = metrics.metrics(services)
+    names = _providers(services, provider)
     if as_json:
-        out.print_json(json.dumps(answer))
+        out.print_json(json.dumps(metrics.metrics(services)))
         return
-    for name in _providers(services, provider):
-        out.print(_provider_table(name, answer[name]))
+    if not watch:
+        out.print(_status_view(services, names))
+        return
+    try:
+        if out.is_terminal:
+            with Live(_status_view(services, names), console=out, auto_refresh=False) as live:
+                _refresh(
+                    lambda: live.update(_status_view(services, names), refresh=True), every, rounds
+                )
+        else:  # piped: one view per refresh
+            out.print(_status_view(services, names))
+            _refresh(lambda: out.print(_status_view(services, names)), every, rounds)
+    except KeyboardInterrupt:
+        return
+
+
+def _refresh(show: Callable[[], None], every: float, rounds: int) -> None:
+    """Show again every ``every`` seconds, forever or until ``rounds`` views were shown."""
+    shown = 1
+    while not rounds or shown < rounds:
+        time.sleep(every)
+        show()
+        shown += 1
+
+
+def _status_view(services: Services, names: list[str]) -> Group:
+    answer = metrics.metrics(services)
     combined = answer["combined"]
-    out.print(
+    line = Text(
         f"combined: KES {combined['combined']:,} of {combined['target']:,} "
         f"({combined['progress']}%) — {combined['day']}"
-        + (" — SANDBOX (simulated money)" if combined["sandbox"] else ""),
-        markup=False,
+        + (" — SANDBOX (simulated money)" if combined["sandbox"] else "")
     )
+    return Group(*(_provider_table(name, answer[name]) for name in names), line)
 
 
 def _provider_table(name: str, figures: dict[str, Any]) -> Table:
@@ -95,6 +133,14 @@ def _provider_table(name: str, figures: dict[str, Any]) -> Table:
     table.add_column("target", justify="right")
     for stream, values in figures["streamPerformance"].items():
         table.add_row(stream, f"{values['earned']:,.2f}", f"{values['target']:,.2f}")
+    last = figures.get("lastAutoTransfer")
+    table.caption = (
+        f"last transfer: {last['reference']} KES {last['amount']:,} {last['state']}"
+        + (f" ({last['providerReference']})" if last["providerReference"] else "")
+        if last
+        else "last transfer: none today"
+    )
+    table.caption_justify = "left"
     return table
 
 

@@ -119,6 +119,18 @@ def percent(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def _transfer_summary(transfer: Transfer | None) -> dict[str, Any] | None:
+    if transfer is None:
+        return None
+    return {
+        "reference": transfer.reference,
+        "amount": amount(transfer.amount),
+        "state": transfer.state.value,
+        "providerReference": transfer.provider_reference,
+        "updatedAt": transfer.updated_at.isoformat(),
+    }
+
+
 def metrics(services: Services, now: datetime | None = None) -> dict[str, Any]:
     """The metrics answer: ``{"airtel": {...}, "mpesa": {...}, "combined": {...}}``."""
     now = now or services.clock.now()
@@ -136,6 +148,7 @@ def metrics(services: Services, now: datetime | None = None) -> dict[str, Any]:
                 for s in STREAMS
             },
             "autoTransferStatus": f.auto_transfer_status,
+            "lastAutoTransfer": _transfer_summary(f.last_auto_transfer),
             "lastUpdate": now.isoformat(),
             "target": amount(f.target),
             "minimum": amount(f.minimum),
