@@ -53,6 +53,8 @@ class FakeProvider:
     statuses: dict[str, ProviderStatus] = field(default_factory=dict)
     collected: list[CollectRequest] = field(default_factory=list)
     paid: list[DisburseRequest] = field(default_factory=list)
+    #: what ``ping`` raises while the provider is down (None: up)
+    down: Exception | None = None
 
     async def collect(self, request: CollectRequest) -> Submission:
         self.collected.append(request)
@@ -84,6 +86,10 @@ class FakeProvider:
 
     async def balance(self) -> Balance:
         return Balance(Money(self.balance_minor, self.currency))
+
+    async def ping(self) -> None:
+        if self.down is not None:
+            raise self.down
 
     async def user_enquiry(self, msisdn: str) -> Subscriber:
         return Subscriber(msisdn, None, None, True, False)

@@ -18,10 +18,11 @@ from qmoi.domain.clock import ManualClock
 from qmoi.domain.money import Money
 from qmoi.domain.states import CollectionState, TransferState
 from qmoi.domain.streams import StreamKey
-from qmoi.providers.base import FailureReason
+from qmoi.providers.base import FailureReason, NotSent
 from qmoi.services import days, metrics
 from qmoi.services.collections import PaymentRequest, start_collections
 from qmoi.services.context import Services
+from qmoi.services.health import probe_providers
 from qmoi.services.notices import check_targets
 from qmoi.services.resolver import resolve_collections, resolve_transfers
 from qmoi.services.transfers import (
@@ -30,6 +31,7 @@ from qmoi.services.transfers import (
     manual_transfer,
     plan_auto_transfers,
 )
+from tests.conftest import NAIROBI_NOON
 from tests.fakes import FakeProvider, failed, succeeded, timeout_after_sending
 
 pytestmark = [pytest.mark.revenue, pytest.mark.transfer]
@@ -381,3 +383,27 @@ async def test_callbacks_rejected_in_bulk_are_told_once_an_hour(services: Servic
         kinds = [n.kind for n in uow.notifications.recent()]
     assert kinds.count("callbacks_rejected") == 1
     assert new >= 1
+
+
+async def test_a_provider_unreachable_for_five_minutes_is_told_once_and_its_return_too(
+    services: Services, clock: ManualClock
+) -> None:
+    airtel = fake(services, "airtel")
+    airtel.down = NotSent("airtel", "token", "ConnectError talking to the provider")
+    assert await probe_providers(services) == {"airtel": False, "mpesa": True}
+    assert await probe_providers(services) == {}  # once a minute per provider
+    for minutes in (2, 4):  # down, but not long enough yet
+        clock.set(NAIROBI_NOON + timedelta(minutes=minutes))
+        await probe_providers(services)
+    clock.set(NAIROBI_NOON + timedelta(minutes=6))
+    await probe_providers(services)
+    clock.set(NAIROBI_NOON + timedelta(minutes=7))
+    await probe_providers(services)
+    airtel.down = None
+    clock.set(NAIROBI_NOON + timedelta(minutes=8))
+    assert await probe_providers(services) == {"airtel": True, "mpesa": True}
+    with services.uows(read_only=True) as uow:
+        notes = [(n.kind, n.provider) for n in uow.notifications.recent()]
+    assert notes.count(("provider_unavailable", "airtel")) == 1
+    assert notes.count(("provider_recovered", "airtel")) == 1
+    assert not [n for n in notes if n[1] == "mpesa"]

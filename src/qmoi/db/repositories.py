@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -404,6 +404,12 @@ class MetaRepository:
 
     def get(self, key: str) -> str | None:
         return self._session.scalar(select(t.meta.c.value).where(t.meta.c.key == key))
+
+    def put(self, key: str, value: str | None) -> None:
+        """Store ``value`` under ``key`` (None removes it)."""
+        self._session.execute(delete(t.meta).where(t.meta.c.key == key))
+        if value is not None:
+            self._session.execute(insert(t.meta).values(key=key, value=value))
 
     def set_once(self, key: str, value: str) -> str:
         """Store ``value`` unless the key exists; returns the stored value either way."""

@@ -268,6 +268,11 @@ class PaymentProvider(Protocol):
 
     async def balance(self) -> Balance: ...
 
+    async def ping(self) -> None:
+        """Reach the provider and prove the credentials (a fresh token, not the cached
+        one); raises a :class:`ProviderError` when it cannot. Moves no money."""
+        ...
+
     async def user_enquiry(self, msisdn: str) -> Subscriber: ...
 
     def parse_callback(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import structlog
 
 from qmoi.domain.streams import StreamKey
-from qmoi.services import callbacks, days, notify, resolver, sales, transfers
+from qmoi.services import callbacks, days, health, notify, resolver, sales, transfers
 from qmoi.services.context import Services
 from qmoi.services.notices import check_targets
 
@@ -38,6 +38,7 @@ class Cadence:
     rollover: float = 15.0
     fees: float = 2.0
     notify: float = 1.0
+    probe: float = 15.0
     sales: float = 0.5
 
 
@@ -100,6 +101,11 @@ class Worker:
         await self._job("rollover", 0.0 if force else self.cadence.rollover, self._rollover)
         await self._job(
             "fees", 0.0 if force else self.cadence.fees, lambda: transfers.collect_fees(services)
+        )
+        await self._job(
+            "probe",
+            0.0 if force else self.cadence.probe,
+            lambda: health.probe_providers(services),
         )
         await self._job(
             "notify",

@@ -362,6 +362,9 @@ class AirtelConnector:
 
     # ------------------------------------------------------------------ account
 
+    async def ping(self) -> None:
+        await self._fetch_token()
+
     async def balance(self) -> Balance:
         """The collection wallet's balance (§8; the disbursement wallet has no API)."""
         operation = "balance"

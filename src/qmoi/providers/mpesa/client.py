@@ -791,6 +791,9 @@ class MpesaConnector:
         )  # fmt: skip
         return status
 
+    async def ping(self) -> None:
+        await self._retrying(self._fetch_token)
+
     async def balance(self) -> Balance:
         """Account Balance of our shortcode; ``available`` is the first amount of the
         Utility account (paybill) or Merchant account (till), else the Working account.
