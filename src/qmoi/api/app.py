@@ -6,17 +6,19 @@ a sentence a person understands; never a stack trace.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from qmoi import __version__
 from qmoi.api.errors import ApiError, error_body, respond
-from qmoi.api.routes import callbacks, prometheus, revenue
+from qmoi.api.routes import callbacks, dashboard, prometheus, revenue
 from qmoi.bootstrap import Container
 from qmoi.db.migrate import health as database_health
 from qmoi.errors import QmoiError
@@ -42,6 +44,8 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(revenue.router)
     app.include_router(callbacks.router)
     app.include_router(prometheus.router)
+    app.include_router(dashboard.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:

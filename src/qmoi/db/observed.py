@@ -50,6 +50,15 @@ class ObservedRepository:
         )
         return {(p, r or "unknown"): int(n) for p, r, n in rows}
 
+    def version(self) -> str:
+        """Changes whenever a payment or fee is booked, a transfer moves or the owner is
+        notified: what the dashboard's live view waits on (three index lookups)."""
+        session = self._session
+        entry = session.scalar(select(func.max(t.journal_entries.c.id)))
+        moved = session.scalar(select(func.max(t.transfers.c.updated_at)))
+        note = session.scalar(select(func.max(t.notifications.c.id)))
+        return f"{entry or 0}:{moved.isoformat() if moved else '-'}:{note or 0}"
+
     def oldest_open(self) -> dict[str, datetime | None]:
         """When the oldest unfinished collection, transfer and unprocessed callback
         began (None when there is none)."""

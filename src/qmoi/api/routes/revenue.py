@@ -180,6 +180,8 @@ async def transfer(
     svc: ServicesDep,
     key: IdempotencyKey = None,
 ) -> Any:
+    if who.role != "owner":
+        raise ApiError(403, "forbidden", "only the owner may move money")
     name = _provider(svc, provider)
     amount = _amount(body.amount, svc.policy.provider(name).currency)
 
