@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import out
 from qmoi.config import redact_database_url
-from qmoi.db.migrate import current_revision, head_revision, upgrade
+from qmoi.db.migrate import current_revision, head_revision, pending_revisions, upgrade
 
 app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 
@@ -17,7 +18,18 @@ def upgrade_command(ctx: typer.Context) -> None:
     """Apply every migration the database does not have yet."""
     cli: CliContext = ctx.obj
     container = cli.container()
-    before, after = upgrade(container.engine)
+    steps = pending_revisions(container.engine)
+    columns = (
+        TextColumn("migrating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=out, transient=True, disable=not steps) as progress:
+        task = progress.add_task("", total=len(steps))
+        before, after = upgrade(
+            container.engine, on_step=lambda rev: progress.update(task, advance=1, description=rev)
+        )
     where = redact_database_url(cli.settings().database_url)
     if before == after:
         out.print(f"{where}: already at {after}", markup=False)

@@ -3,6 +3,7 @@ installed ``qmoi`` can upgrade its own database (``qmoi db upgrade``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -46,10 +47,26 @@ def current_revision(engine: Engine) -> str | None:
         raise StoreError(f"the database cannot be reached: {describe(exc)}") from exc
 
 
-def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
-    """Apply migrations up to ``revision``; returns (before, after)."""
+def pending_revisions(engine: Engine) -> list[str]:
+    """The migrations the database does not have yet, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config_for_scripts())
+    current = current_revision(engine)
+    pending = script.iterate_revisions("heads", current or "base")
+    return [r.revision for r in reversed(list(pending)) if r.revision != current]
+
+
+def upgrade(
+    engine: Engine, revision: str = "head", on_step: Callable[[str], None] | None = None
+) -> tuple[str | None, str]:
+    """Apply migrations up to ``revision`` one at a time (``on_step`` hears each one
+    applied: a progress bar); returns (before, after)."""
     before = current_revision(engine)
-    command.upgrade(alembic_config(engine), revision)
+    if revision == "head" and on_step is not None:
+        for step in pending_revisions(engine):
+            command.upgrade(alembic_config(engine), step)
+            on_step(step)
+    else:
+        command.upgrade(alembic_config(engine), revision)
     return before, current_revision(engine) or ""
 
 
