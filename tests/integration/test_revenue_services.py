@@ -23,7 +23,7 @@ from qmoi.services import days, metrics
 from qmoi.services.collections import PaymentRequest, start_collections
 from qmoi.services.context import Services
 from qmoi.services.health import probe_providers
-from qmoi.services.notices import check_targets
+from qmoi.services.notices import check_targets, configuration_warnings
 from qmoi.services.resolver import resolve_collections, resolve_transfers
 from qmoi.services.transfers import (
     TransferRefused,
@@ -407,3 +407,18 @@ async def test_a_provider_unreachable_for_five_minutes_is_told_once_and_its_retu
     assert notes.count(("provider_unavailable", "airtel")) == 1
     assert notes.count(("provider_recovered", "airtel")) == 1
     assert not [n for n in notes if n[1] == "mpesa"]
+
+
+async def test_configuration_warnings_reach_the_owner_once_each(
+    uows: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    settings = {"QMOI_AUTO_TRANSFER_AIRTEL": "20000"}  # a chunk above the daily target
+    built, report = build_settings(RawValues(settings))
+    assert built is not None
+    assert report.warnings
+    services = make_services(uows, clock, **settings)
+    assert configuration_warnings(services, report.warnings) == len(report.warnings)
+    assert configuration_warnings(services, report.warnings) == 0  # every restart: no repeat
+    with services.uows(read_only=True) as uow:
+        (note,) = [n for n in uow.notifications.recent() if n.kind == "configuration_warning"]
+    assert "QMOI_AUTO_TRANSFER_AIRTEL" in note.message

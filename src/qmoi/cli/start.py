@@ -14,6 +14,7 @@ from qmoi.cli.render import out
 from qmoi.cli.runtime import Runtime, assemble, serve
 from qmoi.config import redact_database_url
 from qmoi.errors import ConfigError
+from qmoi.services import notices
 
 Host = Annotated[str, typer.Option(help="address to listen on")]
 Port = Annotated[int, typer.Option(help="port of the API", min=1, max=65535)]
@@ -82,6 +83,7 @@ def start(
         async with assemble(
             settings, host=host, port=port, speed=speed, start=_start_time(start_at), seed=seed
         ) as runtime:
+            await _warn_owner(cli, runtime)
             _banner(runtime, host, port, speed)
             await serve(
                 runtime,
@@ -106,6 +108,7 @@ def api(
         async with assemble(
             settings, host=host, port=port, with_emulators=False, simulate=False
         ) as runtime:
+            await _warn_owner(cli, runtime)
             _banner(runtime, host, port, 1.0)
             await serve(
                 runtime,
@@ -128,10 +131,18 @@ def worker(ctx: typer.Context, debug: Debug = False) -> None:
         async with assemble(
             settings, host="127.0.0.1", port=0, with_emulators=False, simulate=False
         ) as runtime:
+            await _warn_owner(cli, runtime)
             out.print(f"QMOI worker {runtime.worker.name} — Ctrl-C stops", markup=False)
             await serve(runtime, host="127.0.0.1", port=0, run_api=False, run_worker=True)
 
     _run(main)
+
+
+async def _warn_owner(cli: CliContext, runtime: Runtime) -> None:
+    """The settings' risky choices go to the owner too, not only to this console."""
+    warnings = list(cli.report.warnings) if cli.report is not None else []
+    if warnings:
+        await asyncio.to_thread(notices.configuration_warnings, runtime.services, warnings)
 
 
 def _run(main: object) -> None:

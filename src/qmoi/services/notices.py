@@ -4,6 +4,7 @@ notifications are written to the outbox, which :mod:`qmoi.services.notify` deliv
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from qmoi.domain.money import Money
@@ -75,5 +76,22 @@ def check_targets(services: Services) -> int:
                     },
                     dedupe_key=f"target_reached:{name}:{f.day.isoformat()}",
                 )
+        uow.commit()
+    return new
+
+
+def configuration_warnings(services: Services, warnings: list[str]) -> int:
+    """Tell the owner about risky settings QMOI started with (``qmoi validate``'s
+    warnings), once per distinct warning; returns how many were new."""
+    new = 0
+    with services.uows() as uow:
+        for warning in warnings:
+            digest = hashlib.sha256(warning.encode()).hexdigest()[:24]
+            new += uow.notifications.add(
+                "configuration_warning",
+                f"configuration: {warning}",
+                uow.now,
+                dedupe_key=f"configuration_warning:{digest}",
+            )
         uow.commit()
     return new
