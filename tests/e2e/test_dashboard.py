@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from qmoi.api import sessions
+from qmoi.services.keys import create_key, revoke_key
 from tests.e2e.runtime_support import Running, running, sandbox_settings
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -137,14 +138,13 @@ async def test_a_viewer_sees_no_transfer_form_and_may_not_transfer(
     run: Running, browser: Any
 ) -> None:
     context = await browser.new_context(viewport={"width": 360, "height": 780}, bypass_csp=True)
-    host = run.base_url.split("//")[1].split(":")[0]
-    viewer = sessions.issue(run.runtime.master_key, "viewer")
-    await context.add_cookies(
-        [{"name": sessions.COOKIE, "value": viewer, "domain": host, "path": "/"}]
-    )
+    viewer = create_key(run.services.uows, "viewer", "owner's accountant")
     page = await context.new_page()
     await page.goto(run.base_url)
+    await page.fill("#key", viewer.secret)
+    await page.click("button[type=submit]")
     await page.wait_for_selector("body[data-loaded]")
+    assert await page.get_attribute("body", "data-role") == "viewer"
     assert await page.query_selector("#transfer-form") is None
     status = await page.evaluate(
         """async () => (await fetch('/api/qmoi/revenue/airtel/transfer', {method: 'POST',
@@ -156,6 +156,10 @@ async def test_a_viewer_sees_no_transfer_form_and_may_not_transfer(
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 360
     await shot(page, "4-viewer-360px")
+    # revoking the key ends the session at once
+    assert revoke_key(run.services.uows, viewer.key_id)
+    await page.reload()
+    assert await page.query_selector("#key") is not None
     await context.close()
 
 

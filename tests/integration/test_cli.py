@@ -227,3 +227,26 @@ def test_sandbox_command_serves_an_emulator_alone(tmp_path: Path, provider: str)
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_keys_are_created_once_listed_without_secrets_and_revoked(tmp_path: Path) -> None:
+    assert qmoi(tmp_path, "db", "upgrade").returncode == 0
+    made = qmoi(tmp_path, "keys", "create", "--role", "viewer", "--name", "accountant")
+    assert made.returncode == 0, made.stdout + made.stderr
+    secret = made.stdout.strip().splitlines()[-1]
+    assert secret.startswith("qk_")
+    key_id = secret.split("_")[1]
+    listed = qmoi(tmp_path, "keys", "list")
+    assert key_id in listed.stdout
+    assert "accountant" in listed.stdout
+    assert secret.split("_", 2)[2] not in listed.stdout
+    db = (tmp_path / "var" / "qmoi.db").read_bytes()
+    assert secret.split("_", 2)[2].encode() not in db  # only a digest is stored
+    assert qmoi(tmp_path, "keys", "revoke", key_id).returncode == 0
+    again = qmoi(tmp_path, "keys", "revoke", key_id)
+    assert again.returncode == 1
+    assert "no active key" in again.stdout
+    bad = qmoi(tmp_path, "keys", "create", "--role", "admin", "--name", "x")
+    assert bad.returncode != 0
+    assert "--role: 'admin' is not a role" in bad.stdout + bad.stderr
+    assert "Traceback" not in bad.stdout + bad.stderr

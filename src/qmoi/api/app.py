@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException
 
 from qmoi import __version__
 from qmoi.api.errors import ApiError, error_body, respond
-from qmoi.api.routes import callbacks, dashboard, prometheus, revenue
+from qmoi.api.routes import audit, callbacks, dashboard, prometheus, revenue
+from qmoi.api.throttle import AuthThrottle
 from qmoi.bootstrap import Container
 from qmoi.db.migrate import health as database_health
 from qmoi.errors import QmoiError
@@ -37,6 +38,7 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     app.state.services = container.services
+    app.state.throttle = AuthThrottle()
     if container.services is not None:
         app.state.intake = Intake(container.services.uows)
     master = container.settings.master_key
@@ -45,6 +47,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(callbacks.router)
     app.include_router(prometheus.router)
     app.include_router(dashboard.router)
+    app.include_router(audit.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.exception_handler(ApiError)

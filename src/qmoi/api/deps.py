@@ -1,23 +1,29 @@
-"""Request dependencies: who is calling (Bearer key, constant-time compare) and the
-services of this process."""
+"""Request dependencies: who is calling — the master key or an API key as a Bearer
+token (constant-time compares), or a signed-in dashboard session — what role that is,
+and whether the route allows it; and the services of this process.
+
+Every route declares the roles it admits with one of :data:`ReadDep`, :data:`OperateDep`,
+:data:`OwnerDep` or :data:`AuditDep` (``allowed_roles`` on the dependency says which)."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from qmoi.api import sessions
 from qmoi.api.errors import ApiError
 from qmoi.services.context import Services
+from qmoi.services.keys import ROLES, key_role, still_valid
 
 
 @dataclass(frozen=True)
 class Caller:
-    actor: str  # key id or "owner"
-    role: str  # owner (more roles come with API keys)
+    actor: str  # "owner" (master key), "key:{id}", or "dashboard:{id}"
+    role: str  # owner | operator | viewer | auditor
 
 
 def services(request: Request) -> Services:
@@ -27,34 +33,65 @@ def services(request: Request) -> Services:
 
 def caller(request: Request) -> Caller:
     master: str | None = request.app.state.master_key
+    svc: Services | None = request.app.state.services
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header and master is not None:
-        session = _dashboard_session(request, master)
+        session = dashboard_session(request, master, svc)
         if session is not None:
             return session
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "unauthorized", "send your API key as 'Authorization: Bearer <key>'")
     if master is not None and hmac.compare_digest(token.encode(), master.encode()):
         return Caller(actor="owner", role="owner")
+    found = key_role(svc.uows, token) if svc is not None else None
+    if found is not None:
+        return Caller(actor=f"key:{found[0]}", role=found[1])
+    source = request.client.host if request.client else "unknown"
+    request.app.state.throttle.failed(source)
     raise ApiError(401, "unauthorized", "that API key is not valid")
 
 
-def _dashboard_session(request: Request, master: str) -> Caller | None:
-    """A signed-in browser: its cookie, and for anything but reading, the header a
-    cross-site form cannot send."""
+def dashboard_session(request: Request, master: str, svc: Services | None) -> Caller | None:
+    """A signed-in browser: its cookie (its key not revoked), and for anything but
+    reading, the header a cross-site form cannot send."""
     cookie = request.cookies.get(sessions.COOKIE)
     if not cookie:
         return None
-    role = sessions.verify(master, cookie)
-    if role is None:
+    session = sessions.verify(master, cookie)
+    if session is None:
+        return None
+    key_id, role = session
+    if key_id != "master" and (svc is None or not still_valid(svc.uows, key_id, role)):
         return None
     if request.method not in ("GET", "HEAD") and request.headers.get(sessions.CSRF_HEADER) != "1":
         raise ApiError(
             403, "forbidden", "send the X-QMOI-Dashboard: 1 header with dashboard requests"
         )
-    return Caller(actor="dashboard", role=role)
+    return Caller(actor=f"dashboard:{key_id}", role=role)
 
 
-CallerDep = Annotated[Caller, Depends(caller)]
+def allow(*roles: str) -> Any:
+    """A dependency admitting only ``roles`` (403 ``forbidden`` for the others)."""
+
+    def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
+        if who.role not in roles:
+            raise ApiError(
+                403,
+                "forbidden",
+                f"a {who.role} key may not do this; it takes one of: {', '.join(roles)}",
+            )
+        return who
+
+    checker: Callable[..., Caller] = check
+    checker.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
+    return Depends(checker)
+
+
+ReadDep = Annotated[Caller, allow(*ROLES)]
+OperateDep = Annotated[Caller, allow("owner", "operator")]
+OwnerDep = Annotated[Caller, allow("owner")]
+AuditDep = Annotated[Caller, allow("owner", "auditor")]
+#: who is calling, whatever the role (kept for routes that decide themselves)
+CallerDep = ReadDep
 ServicesDep = Annotated[Services, Depends(services)]

@@ -368,9 +368,10 @@ class AuditRepository:
         ).one()
         return int(row.seq), row.hash
 
-    def records(self, batch: int = 5000) -> Iterator[AuditRecord]:
-        """All records by sequence, streamed in batches (the trail can be long)."""
-        last = None
+    def records(self, batch: int = 5000, after: int = 0) -> Iterator[AuditRecord]:
+        """Records after ``after`` by sequence, streamed in batches (the trail can be
+        long)."""
+        last = after or None
         while True:
             query = select(t.audit_log).order_by(t.audit_log.c.seq).limit(batch)
             if last is not None:

@@ -346,3 +346,15 @@ Index(
 )
 
 APPEND_ONLY_TABLES = ("journal_entries", "postings", "audit_log")
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("digest", String(64), nullable=False),  # SHA-256 of the secret part, hex
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    CheckConstraint("role IN ('owner', 'operator', 'viewer', 'auditor')", name="role_known"),
+)

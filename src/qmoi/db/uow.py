@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from qmoi.db.coordination import DeliveryLog, IdempotencyKeys, JobSlots, NotificationOutbox
 from qmoi.db.engine import READ_ONLY, describe
 from qmoi.db.inbox import InboxRepository
+from qmoi.db.keys import ApiKeyRepository
 from qmoi.db.observed import ObservedRepository
 from qmoi.db.repositories import AccountDirectory, AuditRepository, LedgerRepository, MetaRepository
 from qmoi.db.totals import RevenueTotalsRepository
@@ -64,6 +65,7 @@ class SqlUnitOfWork(AbstractContextManager["SqlUnitOfWork"]):
         self.idempotency = IdempotencyKeys(self.session)
         self.observed = ObservedRepository(self.session)
         self.deliveries = DeliveryLog(self.session)
+        self.keys = ApiKeyRepository(self.session)
         return self
 
     @contextmanager

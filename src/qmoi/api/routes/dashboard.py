@@ -21,8 +21,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 
 from qmoi.api import sessions
-from qmoi.api.deps import CallerDep, ServicesDep
+from qmoi.api.deps import ReadDep, ServicesDep, dashboard_session
 from qmoi.services import dashboard
+from qmoi.services.context import Services
+from qmoi.services.keys import key_role
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
@@ -42,12 +44,12 @@ SECURITY_HEADERS = {
 }
 
 
-def _role(request: Request) -> str | None:
+def _role(request: Request, svc: Services) -> str | None:
     master: str | None = request.app.state.master_key
-    cookie = request.cookies.get(sessions.COOKIE)
-    if master is None or not cookie:
+    if master is None:
         return None
-    return sessions.verify(master, cookie)
+    session = dashboard_session(request, master, svc)
+    return session.role if session is not None else None
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
@@ -58,7 +60,7 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> Res
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, svc: ServicesDep) -> Response:
-    role = _role(request)
+    role = _role(request, svc)
     if role is None:
         return _page(request, "login.html")
     return _page(
@@ -67,18 +69,27 @@ def home(request: Request, svc: ServicesDep) -> Response:
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
+async def login(request: Request, svc: ServicesDep) -> Response:
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     key = (form.get("key") or [""])[0].strip()
     master: str | None = request.app.state.master_key
-    if master is None or not key or not hmac.compare_digest(key.encode(), master.encode()):
+    found: tuple[str, str] | None = None
+    if master is not None and key:
+        if hmac.compare_digest(key.encode(), master.encode()):
+            found = ("master", "owner")
+        else:
+            found = await asyncio.to_thread(key_role, svc.uows, key)
+    if master is None or found is None:
+        source = request.client.host if request.client else "unknown"
+        await asyncio.to_thread(request.app.state.throttle.failed, source)
         return _page(
             request, "login.html", status=401, error="That key is not valid — check it and retry."
         )
+    key_id, role = found
     answer = RedirectResponse("/", status_code=303)
     answer.set_cookie(
         sessions.COOKIE,
-        sessions.issue(master, "owner"),
+        sessions.issue(master, role, key_id),
         max_age=sessions.LIFETIME_S,
         httponly=True,
         samesite="strict",
@@ -95,12 +106,12 @@ def logout() -> Response:
 
 
 @router.get("/dashboard/data")
-async def data(_: CallerDep, svc: ServicesDep) -> dict[str, Any]:
+async def data(_: ReadDep, svc: ServicesDep) -> dict[str, Any]:
     return await asyncio.to_thread(dashboard.board, svc)
 
 
 @router.get("/dashboard/events")
-async def events(request: Request, _: CallerDep, svc: ServicesDep) -> StreamingResponse:
+async def events(request: Request, _: ReadDep, svc: ServicesDep) -> StreamingResponse:
     async def stream() -> AsyncIterator[str]:
         seen = await asyncio.to_thread(dashboard.version, svc)
         yield "retry: 2000\n\n"

@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from qmoi.api.deps import CallerDep, ServicesDep
+from qmoi.api.deps import ReadDep, ServicesDep
 from qmoi.services.observability import Snapshot, snapshot
 
 router = APIRouter(tags=["health"])
@@ -95,7 +95,7 @@ class SnapshotCollector(Collector):
 
 
 @router.get("/metrics", summary="Prometheus metrics (needs the API key)")
-async def prometheus_metrics(_: CallerDep, svc: ServicesDep) -> Response:
+async def prometheus_metrics(_: ReadDep, svc: ServicesDep) -> Response:
     figures = await asyncio.to_thread(snapshot, svc)
     business = CollectorRegistry(auto_describe=False)
     business.register(SnapshotCollector(figures))

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query
 
-from qmoi.api.deps import CallerDep, ServicesDep
+from qmoi.api.deps import OperateDep, OwnerDep, ReadDep, ServicesDep
 from qmoi.api.errors import ApiError
 from qmoi.api.idempotency import idempotent
 from qmoi.api.schemas import (
@@ -106,7 +106,7 @@ def transfer_json(x: Transfer) -> dict[str, Any]:
 )
 async def generate(
     provider: ProviderPath,
-    who: CallerDep,
+    who: OperateDep,
     svc: ServicesDep,
     body: Annotated[GenerateIn | None, Body()] = None,
     key: IdempotencyKey = None,
@@ -176,12 +176,10 @@ async def _simulate(svc: Services, provider: str) -> dict[str, Any]:
 async def transfer(
     provider: ProviderPath,
     body: TransferIn,
-    who: CallerDep,
+    who: OwnerDep,
     svc: ServicesDep,
     key: IdempotencyKey = None,
 ) -> Any:
-    if who.role != "owner":
-        raise ApiError(403, "forbidden", "only the owner may move money")
     name = _provider(svc, provider)
     amount = _amount(body.amount, svc.policy.provider(name).currency)
 
@@ -199,7 +197,7 @@ async def transfer(
 
 
 @router.get("/{provider}/balance", response_model=BalanceOut)
-async def balance(provider: ProviderPath, _: CallerDep, svc: ServicesDep) -> Any:
+async def balance(provider: ProviderPath, _: ReadDep, svc: ServicesDep) -> Any:
     name = _provider(svc, provider)
     currency = svc.policy.provider(name).currency
 
@@ -231,7 +229,7 @@ async def balance(provider: ProviderPath, _: CallerDep, svc: ServicesDep) -> Any
 @router.get("/{provider}/transactions", response_model=TransactionsOut)
 def transactions(
     provider: ProviderPath,
-    _: CallerDep,
+    _: ReadDep,
     svc: ServicesDep,
     since: Annotated[date | None, Query(alias="from", description="first day (inclusive)")] = None,
     until: Annotated[date | None, Query(alias="to", description="last day (inclusive)")] = None,
@@ -285,7 +283,7 @@ def transactions(
 
 
 @router.get("/metrics", response_model=Metrics, summary="today's figures per provider and combined")
-def metrics(_: CallerDep, svc: ServicesDep) -> Any:
+def metrics(_: ReadDep, svc: ServicesDep) -> Any:
     return metrics_service.metrics(svc)
 
 
