@@ -286,3 +286,41 @@ async def test_a_payment_made_in_the_emulator_is_booked_and_shows_in_metrics(
     assert balance["available"] == 1250.5
     assert balance["todays_earnings"] == 1250.5
     assert balance["provider_balance"] is not None
+
+
+async def raw_post(run: Running, path: str, head: str, body: bytes) -> tuple[int, bytes]:
+    """POST over a bare socket (a client that keeps sending is cut off by the refusal:
+    httpx would report that, not the answer)."""
+    host, port = run.base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    key = run.runtime.master_key
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\n{head}\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(65536), timeout=10)
+    writer.close()
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer.split(b"\r\n\r\n", 1)[1]
+
+
+async def test_oversized_bodies_are_refused_before_they_are_read(run: Running) -> None:
+    before = ledger_state(run)
+    # declared too large: refused before a byte of the body is read
+    status, body = await raw_post(
+        run, f"{REV}/airtel/generate", "Content-Length: 50000000\r\n", b""
+    )
+    assert status == 413
+    assert json.loads(body)["error"]["code"] == "payload_too_large"
+    # no length declared: counted as it streams, cut off at the callbacks' 64 KiB
+    chunk = b"x" * 8192
+    chunked = b"".join(b"%x\r\n" % len(chunk) + chunk + b"\r\n" for _ in range(10))
+    status, _ = await raw_post(
+        run, "/api/airtel/callback", "Transfer-Encoding: chunked\r\n", chunked
+    )
+    assert status == 413
+    assert ledger_state(run) == before
+    ok = await run.api.get(f"{REV}/metrics")  # the server is fine afterwards
+    assert ok.status_code == 200

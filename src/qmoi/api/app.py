@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from qmoi import __version__
 from qmoi.api.errors import ApiError, error_body, respond
+from qmoi.api.limits import BodyLimit
 from qmoi.api.routes import audit, callbacks, dashboard, prometheus, revenue
 from qmoi.api.throttle import AuthThrottle
 from qmoi.bootstrap import Container
@@ -39,6 +40,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     app.state.services = container.services
     app.state.throttle = AuthThrottle()
+    app.add_middleware(BodyLimit)
     if container.services is not None:
         app.state.intake = Intake(container.services.uows)
     master = container.settings.master_key
