@@ -250,3 +250,38 @@ def test_keys_are_created_once_listed_without_secrets_and_revoked(tmp_path: Path
     assert bad.returncode != 0
     assert "--role: 'admin' is not a role" in bad.stdout + bad.stderr
     assert "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_an_audit_export_verifies_alone_and_any_tampering_is_named(tmp_path: Path) -> None:
+    assert qmoi(tmp_path, "db", "upgrade").returncode == 0
+    for name in ("a", "b", "c"):  # each key made is an audit record
+        assert qmoi(tmp_path, "keys", "create", "--role", "viewer", "--name", name).returncode == 0
+    made = qmoi(tmp_path, "audit", "export", "--out", "trail.jsonl")
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "3 audit record(s) written" in made.stdout
+    export = tmp_path / "trail.jsonl"
+    (tmp_path / "var" / "qmoi.db").unlink()  # the file alone is enough
+    ok = qmoi(tmp_path, "audit", "verify", "--file", str(export))
+    assert ok.returncode == 0, ok.stdout
+    assert "intact: 3 record(s)" in ok.stdout
+
+    lines = export.read_text().splitlines()
+    record = json.loads(lines[2])  # record 2: the key named "b", renamed behind our back
+    assert '"b"' in record["payload"]
+    record["payload"] = record["payload"].replace('"b"', '"B"')
+    changed = json.dumps(record, sort_keys=True)
+    export.write_text("\n".join([*lines[:2], changed, *lines[3:]]) + "\n")
+    tampered = qmoi(tmp_path, "audit", "verify", "--file", str(export))
+    assert tampered.returncode == 1
+    assert "BROKEN at record 2" in tampered.stdout
+
+    export.write_text("\n".join(lines[:-1]) + "\n")  # the last record removed
+    cut = qmoi(tmp_path, "audit", "verify", "--file", str(export))
+    assert cut.returncode == 1
+    assert "BROKEN" in cut.stdout
+
+    export.write_text("not an export\n")
+    junk = qmoi(tmp_path, "audit", "verify", "--file", str(export))
+    assert junk.returncode == 1
+    assert "is it a file `qmoi audit export` wrote?" in junk.stdout
+    assert "Traceback" not in junk.stdout + junk.stderr
