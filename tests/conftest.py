@@ -149,3 +149,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 f"passed and {_pg_outcomes['skipped']} were skipped",
                 red=True,
             )
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A new PostgreSQL database with nothing in it (no migrations)."""
+    _require_pg()
+    name = f"qmoi_empty_{uuid.uuid4().hex[:12]}"
+    with _pg_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield _pg_url_for(name)
+    with _pg_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,69 @@
+"""``qmoi backup create|restore``: sealed, consistent snapshots of the database."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qmoi.cli.context import CliContext
+from qmoi.cli.render import FAILED, out
+from qmoi.config import Settings, redact_database_url
+from qmoi.db import backup
+from qmoi.db.migrate import current_revision
+from qmoi.security.sealing import Unsealable, key_from, seal, unseal
+
+app = typer.Typer(help="Encrypted backups of the database.", no_args_is_help=True)
+
+
+def _key(settings: Settings, *, may_create: bool) -> bytes:
+    return key_from(settings.secret_key, settings.var_dir / "secret.key", may_create=may_create)
+
+
+@app.command("create")
+def create_command(
+    ctx: typer.Context,
+    out_file: Annotated[Path, typer.Option("--out", help="where to write the sealed backup")],
+) -> None:
+    """Snapshot the database consistently, compress it, seal it (AES-256-GCM)."""
+    cli: CliContext = ctx.obj
+    settings = cli.settings()
+    key = _key(settings, may_create=settings.sandbox)
+    url = settings.database_url
+    header = {
+        "backend": backup.backend_of(url),
+        "revision": current_revision(cli.container().engine),
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+    sealed = seal(key, header, gzip.compress(backup.snapshot(url)))
+    out_file.write_bytes(sealed)
+    out_file.chmod(0o600)
+    out.print(
+        f"{redact_database_url(url)} backed up to {out_file} ({len(sealed):,} bytes, sealed)",
+        markup=False,
+    )
+
+
+@app.command("restore")
+def restore_command(ctx: typer.Context, file: Annotated[Path, typer.Argument()]) -> None:
+    """Open a sealed backup (refusing a wrong key or a changed file) and load it into
+    the configured database, which must be empty."""
+    cli: CliContext = ctx.obj
+    settings = cli.settings()
+    if not file.is_file():
+        out.print(f"{file}: no such file — give the path of a backup", markup=False)
+        raise typer.Exit(FAILED)
+    try:
+        header, data = unseal(_key(settings, may_create=False), file.read_bytes())
+    except Unsealable as exc:
+        out.print(f"{file}: {exc} — check QMOI_SECRET_KEY (or var/secret.key)", markup=False)
+        raise typer.Exit(FAILED) from None
+    backup.restore(settings.database_url, str(header["backend"]), gzip.decompress(data))
+    out.print(
+        f"restored {file} (made {header['created_at']}, schema {header['revision']}) into "
+        f"{redact_database_url(settings.database_url)}",
+        markup=False,
+    )
