@@ -59,7 +59,8 @@ def _banner(runtime: Runtime, host: str, port: int, speed: float) -> None:
     else:
         out.print(f"QMOI live on http://{host}:{port}", markup=False)
     out.print(
-        f"  database: {redact_database_url(settings.database_url)}; API docs at "
+        f"  dashboard: http://{host}:{port}/ (sign in with the master key); database: "
+        f"{redact_database_url(settings.database_url)}; API docs at "
         f"http://{host}:{port}/docs; Ctrl-C stops",
         markup=False,
     )
