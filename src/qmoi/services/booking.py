@@ -10,7 +10,8 @@ Money that arrives but does not match what we asked goes to suspense, never reve
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import structlog
 
@@ -45,22 +46,65 @@ def book_revenue(
 ) -> int | None:
     """Post the payment, its audit record and the revenue totals; None if this receipt
     was already booked (the money is counted once, whoever reports it first)."""
-    provider = collection.provider
-    reference = f"{provider}:pay:{receipt}"
-    if uow.ledger.has_reference(reference):
+    entry = _payment(collection, amount, receipt, occurred_at)
+    if uow.ledger.has_reference(str(entry.reference)):
         return None
-    entry = L.payment_confirmed(
-        provider, collection.stream, amount, reference, occurred_at, sandbox=collection.sandbox
-    )
     try:
         entry_id = record_entry(uow, entry, actor)
     except DuplicateReference:
         return None
-    local = uow.now.astimezone(policy.tz)
-    uow.totals.add(
-        local.date(), local.hour, provider, collection.stream.value, amount.currency, amount.minor
-    )
+    uow.totals.add(*_revenue_bucket(uow, policy, collection, amount))
     return entry_id
+
+
+def _payment(
+    collection: Collection, amount: Money, receipt: str, occurred_at: datetime
+) -> L.JournalEntry:
+    """The revenue entry of a payment; its reference ``{provider}:pay:{receipt}`` is
+    unique in the database, which is what books it once."""
+    return L.payment_confirmed(
+        collection.provider,
+        collection.stream,
+        amount,
+        f"{collection.provider}:pay:{receipt}",
+        occurred_at,
+        sandbox=collection.sandbox,
+    )
+
+
+def _revenue_bucket(
+    uow: UnitOfWork, policy: Policy, collection: Collection, amount: Money
+) -> tuple[date, int, str, str, str, int]:
+    """Where a payment booked now counts in the totals: day and hour in QMOI_TIMEZONE."""
+    local = uow.now.astimezone(policy.tz)
+    return (
+        local.date(),
+        local.hour,
+        collection.provider,
+        collection.stream.value,
+        amount.currency,
+        amount.minor,
+    )
+
+
+def _provider_words(collection: Collection, status: ProviderStatus) -> dict[str, Any]:
+    """The provider's latest code and message, keeping ours when it gives none."""
+    return {
+        "provider_code": status.provider_code or collection.provider_code,
+        "provider_message": status.provider_message or collection.provider_message,
+    }
+
+
+def _log_moved(was: Collection, now: Collection, source: str) -> None:
+    log.info(
+        "collection.moved",
+        reference=was.reference,
+        provider=was.provider,
+        was=was.state.value,
+        now=now.state.value,
+        source=source,
+        reason=now.reason,
+    )
 
 
 def receipt_of(collection: Collection, status: ProviderStatus) -> str:
@@ -95,43 +139,19 @@ def book_many(
     now = uow.now
     receipts = [receipt_of(c, s) for c, s in successes]
     entries = [
-        L.payment_confirmed(
-            c.provider,
-            c.stream,
-            c.amount,
-            f"{c.provider}:pay:{receipt}",
-            s.completed_at or now,
-            sandbox=c.sandbox,
-        )
+        _payment(c, c.amount, receipt, s.completed_at or now)
         for (c, s), receipt in zip(successes, receipts, strict=True)
     ]
     ids = record_entries(uow, entries, actor)
-    local = now.astimezone(policy.tz)
     uow.totals.add_many(
         [
-            (
-                local.date(),
-                local.hour,
-                c.provider,
-                c.stream.value,
-                c.amount.currency,
-                c.amount.minor,
-            )
+            _revenue_bucket(uow, policy, c, c.amount)
             for (c, _), entry_id in zip(successes, ids, strict=True)
             if entry_id is not None
         ]
     )
     updated = [
-        c.moved_to(
-            C.SUCCEEDED,
-            now,
-            provider_reference=receipt,
-            entry_id=entry_id,
-            reason=None if entry_id is not None else "already_booked",
-            next_check_at=None,
-            provider_code=s.provider_code or c.provider_code,
-            provider_message=s.provider_message or c.provider_message,
-        )
+        _paid(c, now, receipt, entry_id, _provider_words(c, s))
         for (c, s), receipt, entry_id in zip(successes, receipts, ids, strict=True)
     ]
     written = uow.collections.save_many(
@@ -140,15 +160,7 @@ def book_many(
     if len(written) != len(updated):
         raise ConcurrentUpdate(", ".join(c.reference for c in updated if c.id not in written))
     for (was, _), now_is in zip(successes, updated, strict=True):
-        log.info(
-            "collection.moved",
-            reference=was.reference,
-            provider=was.provider,
-            was=was.state.value,
-            now=now_is.state.value,
-            source=source,
-            reason=now_is.reason,
-        )
+        _log_moved(was, now_is, source)
     return updated
 
 
@@ -191,10 +203,7 @@ def apply_collection_status(
     """Move ``collection`` as ``status`` says; book it on success. Raises
     :class:`ConcurrentUpdate` if another process moved it first."""
     now = uow.now
-    changes: dict[str, object] = {
-        "provider_code": status.provider_code or collection.provider_code,
-        "provider_message": status.provider_message or collection.provider_message,
-    }
+    changes = _provider_words(collection, status)
     if status.outcome is Outcome.SUCCEEDED:
         updated = _succeeded(uow, policy, collection, status, source, actor, changes)
     elif status.outcome is Outcome.FAILED:
@@ -218,15 +227,7 @@ def apply_collection_status(
     if not uow.collections.save(updated, collection.state):
         raise ConcurrentUpdate(collection.reference)
     if updated.state is not collection.state:
-        log.info(
-            "collection.moved",
-            reference=collection.reference,
-            provider=collection.provider,
-            was=collection.state.value,
-            now=updated.state.value,
-            source=source,
-            reason=updated.reason,
-        )
+        _log_moved(collection, updated, source)
     return updated
 
 
@@ -237,7 +238,7 @@ def _succeeded(
     status: ProviderStatus,
     source: str,
     actor: str,
-    changes: dict[str, object],
+    changes: dict[str, Any],
 ) -> Collection:
     now = uow.now
     if collection.state is C.SUCCEEDED:
@@ -263,6 +264,17 @@ def _succeeded(
     entry_id = book_revenue(
         uow, policy, collection, paid, receipt, status.completed_at or now, actor
     )
+    return _paid(collection, now, receipt, entry_id, changes)
+
+
+def _paid(
+    collection: Collection,
+    now: datetime,
+    receipt: str,
+    entry_id: int | None,
+    changes: dict[str, Any],
+) -> Collection:
+    """The collection as succeeded; without an entry id the receipt was booked before."""
     return collection.moved_to(
         C.SUCCEEDED,
         now,
@@ -279,7 +291,7 @@ def _still_open(
     collection: Collection,
     status: ProviderStatus,
     now: datetime,
-    changes: dict[str, object],
+    changes: dict[str, Any],
     *,
     may_conclude: bool,
 ) -> Collection:
