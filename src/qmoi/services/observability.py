@@ -19,8 +19,8 @@ class Snapshot:
     transfers: dict[tuple[str, str, str], int]
     #: (provider, reason) → rejected callbacks
     rejected: dict[tuple[str, str], int]
-    #: (provider, stream) → minor units earned today (business day in QMOI_TIMEZONE)
-    earned_today: dict[tuple[str, str], int]
+    #: (provider, stream, currency) → minor units earned today (day in QMOI_TIMEZONE)
+    earned_today: dict[tuple[str, str, str], int]
     #: provider → today's earnings / today's target (0 when there is no target)
     progress: dict[str, float]
     #: (channel, status) → notification deliveries (a failing channel shows here)
@@ -43,7 +43,7 @@ def snapshot(services: Services) -> Snapshot:
             rejected=uow.observed.rejected_callbacks(),
             deliveries=uow.deliveries.counts(),
             earned_today={
-                (name, stream.value): money.minor
+                (name, stream.value, money.currency): money.minor
                 for name, f in figures.items()
                 for stream, money in f.stream_earned.items()
             },

@@ -10,7 +10,8 @@ Prometheus scrape config). Every label takes a bounded set of values.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -26,69 +27,62 @@ router = APIRouter(tags=["health"])
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+def _family(
+    kind: type[GaugeMetricFamily] | type[CounterMetricFamily],
+    name: str,
+    documentation: str,
+    labels: list[str],
+    samples: Mapping[Any, float],
+) -> Metric:
+    """One metric family from ``{label values (a tuple, or one value): number}``."""
+    family = kind(name, documentation, labels=labels)
+    for key, number in sorted(samples.items()):
+        family.add_metric(list(key) if isinstance(key, tuple) else [key], number)
+    return family
+
+
 class SnapshotCollector(Collector):
     def __init__(self, figures: Snapshot) -> None:
         self._s = figures
 
     def collect(self) -> Iterator[Metric]:
-        s = self._s
-        collections = GaugeMetricFamily(
-            "qmoi_collections",
+        s, gauge = self._s, GaugeMetricFamily
+        yield _family(
+            gauge, "qmoi_collections",
             "Collections (payment requests) by provider, stream and state.",
-            labels=["provider", "stream", "state"],
-        )
-        for (provider, stream, state), count in sorted(s.collections.items()):
-            collections.add_metric([provider, stream, state], count)
-        yield collections
-        earned = GaugeMetricFamily(
-            "qmoi_revenue_today_minor",
+            ["provider", "stream", "state"], s.collections,
+        )  # fmt: skip
+        yield _family(
+            gauge, "qmoi_revenue_today_minor",
             "Revenue booked today (QMOI_TIMEZONE) in minor units, by provider and stream.",
-            labels=["provider", "stream", "currency"],
-        )
-        for (provider, stream), minor in sorted(s.earned_today.items()):
-            earned.add_metric([provider, stream, "KES"], minor)
-        yield earned
-        progress = GaugeMetricFamily(
-            "qmoi_target_progress_ratio",
+            ["provider", "stream", "currency"], s.earned_today,
+        )  # fmt: skip
+        yield _family(
+            gauge, "qmoi_target_progress_ratio",
             "Today's earnings over today's target (1 = target reached).",
-            labels=["provider"],
-        )
-        for provider, ratio in sorted(s.progress.items()):
-            progress.add_metric([provider], ratio)
-        yield progress
-        transfers = GaugeMetricFamily(
-            "qmoi_transfers",
+            ["provider"], s.progress,
+        )  # fmt: skip
+        yield _family(
+            gauge, "qmoi_transfers",
             "Transfers to the owner by provider, trigger (auto/manual) and state.",
-            labels=["provider", "trigger", "state"],
-        )
-        for (provider, trigger, state), count in sorted(s.transfers.items()):
-            transfers.add_metric([provider, trigger, state], count)
-        yield transfers
-        rejected = CounterMetricFamily(
-            "qmoi_callbacks_rejected",
+            ["provider", "trigger", "state"], s.transfers,
+        )  # fmt: skip
+        yield _family(
+            CounterMetricFamily, "qmoi_callbacks_rejected",
             "Callbacks refused (forged, unknown, malformed…) by provider and reason.",
-            labels=["provider", "reason"],
-        )
-        for (provider, reason), count in sorted(s.rejected.items()):
-            rejected.add_metric([provider, reason], count)
-        yield rejected
-        deliveries = GaugeMetricFamily(
-            "qmoi_notification_deliveries",
+            ["provider", "reason"], s.rejected,
+        )  # fmt: skip
+        yield _family(
+            gauge, "qmoi_notification_deliveries",
             "Notifications to the owner by channel and delivery status (pending, delivered, "
             "failed).",
-            labels=["channel", "status"],
-        )
-        for (channel, status), count in sorted(s.deliveries.items()):
-            deliveries.add_metric([channel, status], count)
-        yield deliveries
-        lag = GaugeMetricFamily(
-            "qmoi_worker_lag_seconds",
+            ["channel", "status"], s.deliveries,
+        )  # fmt: skip
+        yield _family(
+            gauge, "qmoi_worker_lag_seconds",
             "How long the oldest unfinished item of each kind has waited (0 when none).",
-            labels=["kind"],
-        )
-        for kind, seconds in sorted(s.lag_s.items()):
-            lag.add_metric([kind], seconds)
-        yield lag
+            ["kind"], s.lag_s,
+        )  # fmt: skip
         yield GaugeMetricFamily(
             "qmoi_sandbox", "1 when the figures are simulated sandbox money.", value=int(s.sandbox)
         )
