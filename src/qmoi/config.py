@@ -891,7 +891,6 @@ def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
 
 
 EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
-PHONE = re.compile(r"^\+?\d{9,15}$")
 
 
 def _listed(reader: _Reader, name: str, pattern: re.Pattern[str], example: str) -> tuple[str, ...]:
@@ -902,6 +901,20 @@ def _listed(reader: _Reader, name: str, pattern: re.Pattern[str], example: str) 
                 name, f"{item!r} is not valid", f"give a comma-separated list like {example}"
             )
     return items
+
+
+def _phones(reader: _Reader, name: str) -> tuple[str, ...]:
+    """Comma-separated Kenyan numbers, each stored as ``254…`` like every number."""
+    numbers = []
+    for item in (x.strip() for x in (reader.text(name) or "").split(",")):
+        if not item:
+            continue
+        normalised, error = normalise_msisdn(item)
+        if error:
+            reader.problem(name, error, "give numbers like 0712345678 or 254712345678")
+        else:
+            numbers.append(normalised)
+    return tuple(numbers)
 
 
 def _read_notify(reader: _Reader, owner_phone: str) -> NotifySettings:
@@ -934,7 +947,7 @@ def _read_notify(reader: _Reader, owner_phone: str) -> NotifySettings:
             "is required when QMOI_NOTIFY_SMS_API_KEY is set",
             "give your Africa's Talking username ('sandbox' for their sandbox)",
         )
-    sms_to = _listed(reader, "QMOI_NOTIFY_SMS_TO", PHONE, "254712345678")
+    sms_to = _phones(reader, "QMOI_NOTIFY_SMS_TO")
     return NotifySettings(
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,

@@ -193,3 +193,12 @@ def test_channels_come_from_the_environment_and_bad_values_are_named() -> None:
     assert bad is None
     assert any(p.startswith("QMOI_NOTIFY_WEBHOOK_SECRET: is required") for p in report.problems)
     assert any(p.startswith("QMOI_NOTIFY_EMAIL_TO: 'not-an-address'") for p in report.problems)
+
+
+def test_sms_numbers_are_stored_in_international_form() -> None:
+    built, report = build_settings(RawValues({"QMOI_NOTIFY_SMS_TO": "0712 345 678, +254733123456"}))
+    assert built is not None, report.problems
+    assert built.notify.sms_to == ("254712345678", "254733123456")
+    bad, report = build_settings(RawValues({"QMOI_NOTIFY_SMS_TO": "12345"}))
+    assert bad is None
+    assert any(p.startswith("QMOI_NOTIFY_SMS_TO:") for p in report.problems)
