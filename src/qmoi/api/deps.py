@@ -92,6 +92,4 @@ ReadDep = Annotated[Caller, allow(*ROLES)]
 OperateDep = Annotated[Caller, allow("owner", "operator")]
 OwnerDep = Annotated[Caller, allow("owner")]
 AuditDep = Annotated[Caller, allow("owner", "auditor")]
-#: who is calling, whatever the role (kept for routes that decide themselves)
-CallerDep = ReadDep
 ServicesDep = Annotated[Services, Depends(services)]
