@@ -199,5 +199,11 @@ def check_transfers(
     fees = sum(x["fee_minor"] for x in payouts if x["status"] == "succeeded")
     paid_out = sum(x["amount_minor"] for x in payouts if x["status"] == "succeeded")
     assert books.balances[accounts.in_transit(provider)] == 0
-    assert books.balances[accounts.wallet(provider)] == books.earned_minor - paid_out - fees
+    assert books.balances[accounts.wallet(provider)] == books.earned_minor - paid_out - fees, (
+        books.balances[accounts.wallet(provider)],
+        books.earned_minor,
+        paid_out,
+        fees,
+        [(x["reference"], x.get("fee_minor")) for x in books.transfers],
+    )
     assert wallet - opening_minor == books.earned_minor - paid_out - fees
