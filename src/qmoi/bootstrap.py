@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
@@ -47,10 +48,24 @@ class Container:
 def build(settings: Settings, *, clock: Clock | None = None, pool_size: int = 10) -> Container:
     """Engine, clock, signing key and units of work (no providers: see :func:`wire`)."""
     clock = clock or SystemClock()
-    engine = create_db_engine(settings.database_url, pool_size=pool_size)
-    signer = Signer.load_or_create(settings.signing_key_file)
-    uow = UnitOfWorkFactory(engine, clock, settings.timezone, signer)
+    engine, signer, uow = open_store(
+        settings.database_url, settings.signing_key_file, settings.timezone, clock, pool_size
+    )
     return Container(settings, engine, clock, signer, uow)
+
+
+def open_store(
+    database_url: str,
+    signing_key_file: Path,
+    timezone: ZoneInfo,
+    clock: Clock | None = None,
+    pool_size: int = 10,
+) -> tuple[Engine, Signer, UnitOfWorkFactory]:
+    """The database and its units of work, without the rest of the settings (``qmoi
+    secrets`` runs while the configuration still lacks the secrets it stores)."""
+    engine = create_db_engine(database_url, pool_size=pool_size)
+    signer = Signer.load_or_create(signing_key_file)
+    return engine, signer, UnitOfWorkFactory(engine, clock or SystemClock(), timezone, signer)
 
 
 def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:

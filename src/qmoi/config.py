@@ -344,6 +344,10 @@ class RawValues:
 
     values: dict[str, str]
     unknown_in_file: list[str] = field(default_factory=list)
+    #: secrets taken from the credential vault (where no other source gave them), and
+    #: what was wrong with the vault's values, as ``VARIABLE: what — fix`` lines
+    from_vault: frozenset[str] = frozenset()
+    vault_problems: tuple[str, ...] = ()
 
 
 def read_raw(env_file: Path | None = Path(".env"), config_file: Path | None = None) -> RawValues:
@@ -376,6 +380,7 @@ class Report:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     corrections: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # where values came from, when notable
 
     @property
     def usable(self) -> bool:
@@ -794,7 +799,8 @@ def _redact_url(url: str) -> str:
 
 def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
     """Parse raw values into :class:`Settings`; ``None`` when there are problems."""
-    report = Report()
+    report = Report(problems=list(raw.vault_problems))
+    report.sources.extend(f"{name}: from the credential vault" for name in sorted(raw.from_vault))
     reader = _Reader(raw, report)
     for name in raw.unknown_in_file:
         reader.warn(name, "is not a QMOI setting and is ignored", "check its spelling")
@@ -966,14 +972,55 @@ def _read_notify(reader: _Reader, owner_phone: str) -> NotifySettings:
     )
 
 
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where the database and its keys are, read on their own: the credential vault is
+    opened before the rest is checked (it may complete the rest), and ``qmoi secrets``
+    must work while the rest is still incomplete."""
+
+    database_url: str
+    var_dir: Path
+    secret_key: SecretStr | None
+    signing_key_file: Path
+    sandbox: bool
+
+    @property
+    def key_file(self) -> Path:
+        return self.var_dir / "secret.key"
+
+
+def store_location(raw: RawValues) -> StoreLocation:
+    """Problems with these values are left to :func:`build_settings` to report."""
+    reader = _Reader(raw, Report())
+    var_dir = Path(reader.text("QMOI_VAR_DIR") or "var")
+    signing_key = reader.text("QMOI_SIGNING_KEY_FILE")
+    environments = [
+        _environment(reader, f"{p}_ENVIRONMENT", any(reader.text(c) for c in credentials))
+        for p, credentials in (
+            ("AIRTEL", ("AIRTEL_CLIENT_ID", "AIRTEL_CLIENT_SECRET")),
+            ("MPESA", ("MPESA_CONSUMER_KEY", "MPESA_CONSUMER_SECRET")),
+        )
+    ]
+    return StoreLocation(
+        database_url=_database_url(reader, var_dir),
+        var_dir=var_dir,
+        secret_key=reader.secret("QMOI_SECRET_KEY"),
+        signing_key_file=Path(signing_key) if signing_key else var_dir / "signing.key",
+        sandbox=all(e is Environment.SANDBOX for e in environments),
+    )
+
+
 def load_settings(
     env_file: Path | None = Path(".env"),
     config_file: Path | None = None,
     *,
     on_report: Callable[[Report], None] | None = None,
+    complete: Callable[[RawValues], RawValues] | None = None,
 ) -> Settings:
-    """Read and check the configuration; raise :class:`ConfigError` listing every problem."""
-    settings, report = build_settings(read_raw(env_file, config_file))
+    """Read and check the configuration; raise :class:`ConfigError` listing every problem.
+    ``complete`` may add values from elsewhere (the credential vault) before the check."""
+    raw = read_raw(env_file, config_file)
+    settings, report = build_settings(complete(raw) if complete else raw)
     if on_report is not None:
         on_report(report)
     if settings is None:

@@ -14,13 +14,26 @@ from qmoi.cli.render import FAILED, out
 from qmoi.config import Settings, redact_database_url
 from qmoi.db import backup
 from qmoi.db.migrate import current_revision
-from qmoi.security.sealing import Unsealable, key_from, seal, unseal
+from qmoi.security.sealing import Unsealable, header_of, seal, unseal
+from qmoi.security.secret_key import key_from, key_id, retired_keys
 
 app = typer.Typer(help="Encrypted backups of the database.", no_args_is_help=True)
 
 
 def _key(settings: Settings, *, may_create: bool) -> bytes:
     return key_from(settings.secret_key, settings.var_dir / "secret.key", may_create=may_create)
+
+
+def _key_for(settings: Settings, sealed: bytes) -> bytes:
+    """The current key, or the retired one (kept by `qmoi secrets rotate`) that sealed
+    an older backup."""
+    key = _key(settings, may_create=False)
+    wanted = header_of(sealed).get("key_id")
+    if wanted != key_id(key) and settings.secret_key is None:
+        for retired in retired_keys(settings.var_dir / "secret.key"):
+            if key_id(retired) == wanted:
+                return retired
+    return key
 
 
 @app.command("create")
@@ -57,7 +70,8 @@ def restore_command(ctx: typer.Context, file: Annotated[Path, typer.Argument()])
         out.print(f"{file}: no such file — give the path of a backup", markup=False)
         raise typer.Exit(FAILED)
     try:
-        header, data = unseal(_key(settings, may_create=False), file.read_bytes())
+        sealed = file.read_bytes()
+        header, data = unseal(_key_for(settings, sealed), sealed)
     except Unsealable as exc:
         out.print(f"{file}: {exc} — check QMOI_SECRET_KEY (or var/secret.key)", markup=False)
         raise typer.Exit(FAILED) from None

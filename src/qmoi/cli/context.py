@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,7 +10,8 @@ from pydantic import SecretStr
 
 from qmoi import logs
 from qmoi.bootstrap import Container, build
-from qmoi.config import Report, Settings, load_settings
+from qmoi.config import RawValues, Report, Settings, load_settings, read_raw
+from qmoi.services import vault
 
 
 @dataclass
@@ -19,6 +21,7 @@ class CliContext:
     report: Report | None = None
     _settings: Settings | None = None
     _container: Container | None = field(default=None, repr=False)
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def settings(self, *, debug: bool = False) -> Settings:
         if self._settings is None:
@@ -26,7 +29,9 @@ class CliContext:
             def keep(report: Report) -> None:
                 self.report = report
 
-            self._settings = load_settings(self.env_file, self.config_file, on_report=keep)
+            self._settings = load_settings(
+                self.env_file, self.config_file, on_report=keep, complete=vault.complete
+            )
             s = self._settings
             logs.configure(
                 s.log_dir,
@@ -36,6 +41,10 @@ class CliContext:
                 secrets=_secrets(s),
             )
         return self._settings
+
+    def raw(self) -> RawValues:
+        """Every configured value as text, the credential vault's included."""
+        return vault.complete(read_raw(self.env_file, self.config_file))
 
     def container(self) -> Container:
         if self._container is None:
@@ -48,13 +57,18 @@ class CliContext:
             self._container = build(settings, clock=clock)
         return self._container
 
+    def on_close(self, callback: Callable[[], None]) -> None:
+        self._closers.append(callback)
+
     def close(self) -> None:
+        for callback in self._closers:
+            callback()
         if self._container is not None:
             self._container.close()
 
 
 def _secrets(settings: Settings) -> list[SecretStr | None]:
-    a, m = settings.airtel, settings.mpesa
+    a, m, n = settings.airtel, settings.mpesa, settings.notify
     return [
         a.client_secret,
         a.pin,
@@ -66,4 +80,7 @@ def _secrets(settings: Settings) -> list[SecretStr | None]:
         m.callback_token,
         settings.master_key,
         settings.secret_key,
+        n.webhook_secret,
+        n.smtp_password,
+        n.sms_api_key,
     ]

@@ -10,7 +10,7 @@ import structlog
 import typer
 from typer.exceptions import TyperException
 
-from qmoi.cli import audit, backup, db, keys, ledger, revenue
+from qmoi.cli import audit, backup, db, keys, ledger, revenue, secrets
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import INTERNAL, USAGE, fail
 from qmoi.cli.sandbox import sandbox
@@ -54,6 +54,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(keys.app, name="keys")
 app.add_typer(backup.app, name="backup")
+app.add_typer(secrets.app, name="secrets")
 
 
 def run() -> None:

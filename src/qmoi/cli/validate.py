@@ -15,7 +15,7 @@ import typer
 
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import FAILED, OK, USAGE, fail, out
-from qmoi.config import Settings, build_settings, read_raw
+from qmoi.config import Settings, build_settings
 
 
 def validate(
@@ -41,7 +41,9 @@ def validate(
 ) -> None:
     """Check the configuration, correct what is safe to correct, and say what is wrong."""
     cli: CliContext = ctx.obj
-    settings, report = build_settings(read_raw(cli.env_file, cli.config_file))
+    settings, report = build_settings(cli.raw())
+    for line in report.sources:
+        out.print(line, markup=False)
     for line in report.corrections:
         out.print(f"corrected: {line}", markup=False)
     for line in report.warnings:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -357,4 +358,15 @@ api_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
     CheckConstraint("role IN ('owner', 'operator', 'viewer', 'auditor')", name="role_known"),
+)
+
+#: the credential vault: provider secrets, each sealed on its own (AES-256-GCM, its
+#: name authenticated with it) under a key derived from QMOI's secret key
+vault_secrets = Table(
+    "vault_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("key_id", String(12), nullable=False),  # which secret key sealed it (public)
+    Column("sealed", LargeBinary, nullable=False),  # nonce + ciphertext + tag
+    Column("updated_at", UTCDateTime, nullable=False),
 )

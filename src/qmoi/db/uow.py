@@ -20,6 +20,7 @@ from qmoi.db.keys import ApiKeyRepository
 from qmoi.db.observed import ObservedRepository
 from qmoi.db.repositories import AccountDirectory, AuditRepository, LedgerRepository, MetaRepository
 from qmoi.db.totals import RevenueTotalsRepository
+from qmoi.db.vault import VaultRepository
 from qmoi.db.work import CollectionRepository, TransferRepository
 from qmoi.domain.audit import AuditSigner
 from qmoi.domain.clock import Clock
@@ -37,6 +38,7 @@ class SqlUnitOfWork(AbstractContextManager["SqlUnitOfWork"]):
     inbox: InboxRepository
     totals: RevenueTotalsRepository
     slots: JobSlots
+    vault: VaultRepository
     notifications: NotificationOutbox
     idempotency: IdempotencyKeys
     session: Session
@@ -66,6 +68,7 @@ class SqlUnitOfWork(AbstractContextManager["SqlUnitOfWork"]):
         self.observed = ObservedRepository(self.session)
         self.deliveries = DeliveryLog(self.session)
         self.keys = ApiKeyRepository(self.session)
+        self.vault = VaultRepository(self.session)
         return self
 
     @contextmanager
