@@ -52,10 +52,11 @@ def _banner(runtime: Runtime, host: str, port: int, speed: float) -> None:
         )
         for name, url in runtime.emulators.items():
             out.print(f"  {name} emulator: {url}", markup=False)
-        out.print(
-            f"  master key: {runtime.master_key}  (kept in {settings.var_dir}/master.key)",
-            markup=False,
-        )
+        # where the key is, never the key: console output ends up in files and journals
+        kept = settings.var_dir / "master.key"
+        generated = kept.is_file() and kept.read_text().strip() == runtime.master_key
+        where = f"`cat {kept}`" if generated else "as set in QMOI_MASTER_KEY"
+        out.print(f"  master key: {where}", markup=False)
     else:
         out.print(f"QMOI live on http://{host}:{port}", markup=False)
     out.print(
