@@ -32,7 +32,7 @@ from qmoi.services.transfers import (
     plan_auto_transfers,
 )
 from tests.conftest import NAIROBI_NOON
-from tests.fakes import FakeProvider, failed, succeeded, timeout_after_sending
+from tests.fakes import PENDING, FakeProvider, failed, succeeded, timeout_after_sending
 
 pytestmark = [pytest.mark.revenue, pytest.mark.transfer]
 
@@ -334,6 +334,69 @@ async def test_an_mpesa_fee_missing_from_the_result_is_asked_for_and_booked_once
         assert uow.ledger.balance(accounts.fees("mpesa")) == kes("22.40")
     # Airtel's results carry their fee: nothing is asked of it
     assert services.policy.provider("airtel").fee_by_enquiry is False
+
+
+async def test_an_unanswered_fee_question_is_asked_again_later_and_later(
+    services: Services, clock: ManualClock
+) -> None:
+    await pay(services, "mpesa", "2500")
+    (chunk,) = plan_auto_transfers(services, "mpesa")
+    await resolve_transfers(services)
+    statuses = fake(services, "mpesa").statuses
+    statuses[chunk.reference] = PENDING  # the status result has not come back
+    assert await collect_fees(services) == 0  # asked at t: next at t + 2 s
+    statuses[chunk.reference] = succeeded(kes("2000"), receipt="PAY-1", fee=kes("22.40"))
+    assert await collect_fees(services) == 0  # not asked again at once
+    clock.advance(timedelta(seconds=2))
+    statuses[chunk.reference] = PENDING
+    assert await collect_fees(services) == 0  # asked at t + 2: next at t + 6
+    statuses[chunk.reference] = succeeded(kes("2000"), receipt="PAY-1", fee=kes("22.40"))
+    clock.advance(timedelta(seconds=3))
+    assert await collect_fees(services) == 0
+    clock.advance(timedelta(seconds=1))
+    assert await collect_fees(services) == 1
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.fees("mpesa")) == kes("22.40")
+
+
+async def test_fees_owed_while_the_wallet_was_reserved_are_paid_before_the_next_chunk(
+    services: Services,
+) -> None:
+    """Fees learned after every shilling was reserved are owed (the provider took them
+    from float the books did not hold); the next revenue pays them, oldest first and once
+    each, before anything new is reserved — so the books' wallet meets the float."""
+    await pay(services, "mpesa", "4000")
+    chunks = plan_auto_transfers(services, "mpesa")
+    await resolve_transfers(services)
+    for chunk in chunks:
+        fake(services, "mpesa").statuses[chunk.reference] = succeeded(
+            kes("2000"), receipt=chunk.reference, fee=kes("22.40")
+        )
+    assert await collect_fees(services) == 2
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.wallet("mpesa")) == Money.zero()
+        assert uow.ledger.balance(accounts.fees_payable("mpesa")) == -kes("44.80")
+
+    await pay(services, "mpesa", "30")  # pays the older fee, not both; no chunk is due
+    assert plan_auto_transfers(services, "mpesa") == []
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.owed(accounts.fees_payable("mpesa"), "KES") == [
+            (f"{chunks[1].reference}:fee", kes("22.40"))
+        ]
+        assert uow.ledger.balance(accounts.wallet("mpesa")) == kes("7.60")
+
+    await pay(services, "mpesa", "2040")  # 6,070 earned: the third chunk is due
+    (third,) = plan_auto_transfers(services, "mpesa")
+    assert third.sequence == 3
+    assert plan_auto_transfers(services, "mpesa") == []
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.fees_payable("mpesa")) == Money.zero()
+        assert uow.ledger.owed(accounts.fees_payable("mpesa"), "KES") == []
+        # 6,070 earned - 6,000 in chunks - 44.80 in fees
+        assert uow.ledger.balance(accounts.wallet("mpesa")) == kes("25.20")
+        assert uow.ledger.balance(accounts.fees("mpesa")) == kes("44.80")
+        for chunk in chunks:
+            assert uow.ledger.has_reference(f"{chunk.reference}:fee:settled")
 
 
 async def test_workers_collecting_the_same_fee_at_once_book_it_once(services: Services) -> None:

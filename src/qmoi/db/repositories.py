@@ -245,6 +245,29 @@ class LedgerRepository:
         )
         return found is not None
 
+    def owed(self, account: str, currency: str, limit: int = 50) -> list[tuple[str, Money]]:
+        """Credits to ``account`` (a liability such as fees payable) not yet settled by an
+        entry referenced ``{reference}:settled``, oldest first: (reference, amount)."""
+        e, p, a = t.journal_entries, t.postings, t.accounts
+        settled = e.alias("settled")
+        rows = self._session.execute(
+            select(e.c.reference, p.c.amount_minor)
+            .join(p, p.c.entry_id == e.c.id)
+            .join(a, a.c.id == p.c.account_id)
+            .where(
+                a.c.name == account,
+                a.c.currency == currency,
+                p.c.amount_minor < 0,
+                e.c.reference.is_not(None),
+                ~select(settled.c.id)
+                .where(settled.c.reference == e.c.reference.concat(":settled"))
+                .exists(),
+            )
+            .order_by(e.c.id)
+            .limit(limit)
+        )
+        return [(str(r.reference), Money(-int(r.amount_minor), currency)) for r in rows]
+
     def balance(self, account: str, currency: str = "KES") -> Money:
         minor = self._session.scalar(
             select(t.accounts.c.balance_minor).where(

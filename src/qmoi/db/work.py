@@ -442,14 +442,15 @@ class TransferRepository:
         )
         return [_transfer(r) for r in rows]
 
-    def fee_unknown(self, provider: str, limit: int) -> list[Transfer]:
-        """Paid transfers whose fee the provider has not told us yet."""
+    def fee_unknown(self, provider: str, limit: int, now: datetime) -> list[Transfer]:
+        """Paid transfers whose fee the provider has not told us yet, due to be asked."""
         rows = self._session.execute(
             select(t.transfers)
             .where(
                 t.transfers.c.provider == provider,
                 t.transfers.c.state == TransferState.SUCCEEDED.value,
                 t.transfers.c.fee_minor.is_(None),
+                or_(t.transfers.c.next_check_at.is_(None), t.transfers.c.next_check_at <= now),
             )
             .order_by(t.transfers.c.id)
             .limit(limit)

@@ -252,6 +252,28 @@ def fee_payable(
     )
 
 
+def fee_settled(
+    provider: str, fee: Money, fee_reference: str, occurred_at: datetime, *, sandbox: bool
+) -> JournalEntry:
+    """An owed fee (:func:`fee_payable`) paid from wallet money booked since: the books'
+    wallet comes back down to the provider's float. One per fee (``{fee}:settled``)."""
+    return _entry(
+        EntryKind.FEE,
+        accounts.fees_payable(provider),
+        accounts.wallet(provider),
+        fee,
+        occurred_at,
+        settled_reference(fee_reference),
+        f"{provider} fee owed, paid from the wallet",
+        sandbox=sandbox,
+        provider=provider,
+    )
+
+
+def settled_reference(fee_reference: str) -> str:
+    return f"{fee_reference}:settled"
+
+
 @dataclass
 class Ledger:
     """The whole book in memory; the reference model the database store must agree with."""

@@ -18,7 +18,7 @@ ever resolved by asking the provider.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
 import structlog
 
@@ -51,6 +51,8 @@ log = structlog.get_logger("qmoi.services.transfers")
 T = TransferState
 #: real seconds a claimed transfer is left to the worker sending or resolving it
 CLAIM_LEASE_S = 60.0
+#: how soon an unanswered fee question is asked again: doubling between these
+FEE_RETRY_MIN_S, FEE_RETRY_MAX_S = 2.0, 300.0
 
 
 # --- planning --------------------------------------------------------------------------
@@ -89,6 +91,9 @@ def _plan_day(services: Services, provider: str, day: date) -> list[Transfer]:
         covered = uow.transfers.covered_chunks(provider, day)
         due = chunks_due(earned, rules.chunk, len(covered))
         if due == 0:
+            # no chunk to reserve, but fees owed are paid as soon as revenue allows
+            _settle_owed_fees(uow, provider, rules.currency, sandbox=policy.sandbox)
+            uow.commit()
             return []
         last_failure = uow.transfers.latest_failed_auto(provider, day)
         if (
@@ -136,7 +141,9 @@ def _plan_day(services: Services, provider: str, day: date) -> list[Transfer]:
 
 
 def _reserve(uow: UnitOfWork, transfer: Transfer) -> Transfer | None:
-    """Reserve the funds and store the transfer, or neither. None if it already exists."""
+    """Reserve the funds and store the transfer, or neither. None if it already exists.
+    Fees still owed to the provider are paid from the wallet first."""
+    _settle_owed_fees(uow, transfer.provider, transfer.amount.currency, sandbox=transfer.sandbox)
     entry = L.transfer_reserved(
         transfer.provider, transfer.amount, transfer.reference, uow.now, sandbox=transfer.sandbox
     )
@@ -499,6 +506,23 @@ def _book_fee(uow: UnitOfWork, transfer: Transfer, fee: Money) -> None:
         )
 
 
+def _settle_owed_fees(uow: UnitOfWork, provider: str, currency: str, *, sandbox: bool) -> None:
+    """A fee booked while the wallet was fully reserved was owed (``fees_payable``):
+    the provider took it from float our books did not hold. Revenue booked since is
+    that float, so it pays the fee before anything else is reserved — otherwise the
+    books' wallet would stay above the provider's by the fee. Oldest first, one entry
+    per fee (a deterministic reference: two workers cannot settle one fee twice)."""
+    for reference, fee in uow.ledger.owed(accounts.fees_payable(provider), currency):
+        try:
+            record_entry(
+                uow, L.fee_settled(provider, fee, reference, uow.now, sandbox=sandbox), "system"
+            )
+        except DuplicateReference:
+            continue
+        except InsufficientFunds:
+            return
+
+
 def _release(uow: UnitOfWork, transfer: Transfer) -> None:
     record_entry(
         uow,
@@ -563,6 +587,19 @@ def _after_failure(uow: UnitOfWork, services: Services, transfer: Transfer) -> N
     )
 
 
+def _ask_fee_later(services: Services, transfer: Transfer) -> None:
+    with services.uows() as uow:
+        current = uow.transfers.by_reference(transfer.reference, for_update=True)
+        if current is None or current.fee is not None:
+            return
+        waited = (uow.now - current.updated_at).total_seconds()
+        delay = timedelta(seconds=min(max(2 * waited, FEE_RETRY_MIN_S), FEE_RETRY_MAX_S))
+        uow.transfers.save(
+            replace(current, next_check_at=uow.now + delay, updated_at=uow.now), current.state
+        )
+        uow.commit()
+
+
 def _contradiction(uow: UnitOfWork, transfer: Transfer, status: ProviderStatus) -> None:
     uow.notifications.add(
         "transfer_contradiction",
@@ -578,21 +615,25 @@ def _contradiction(uow: UnitOfWork, transfer: Transfer, status: ProviderStatus) 
 async def collect_fees(services: Services, limit: int = 10) -> int:
     """Book the fees of paid transfers whose result did not carry one (M-Pesa): ask the
     provider's status, post the fee once (reference ``{transfer}:fee``), and record it on
-    the transfer (0 when the provider names none)."""
+    the transfer (0 when the provider names none). A question left unanswered is asked
+    again later and later (2 s doubling to 5 min): each can hold the worker for as long
+    as the provider takes to call back."""
     done = 0
     for provider, rules in services.policy.providers.items():
         if not rules.fee_by_enquiry:
             continue
         with services.uows(read_only=True) as uow:
-            pending = uow.transfers.fee_unknown(provider, limit)
+            pending = uow.transfers.fee_unknown(provider, limit, uow.now)
         for transfer in pending:
             try:
                 status = await services.providers[provider].disbursement_status(
                     transfer.reference, transfer.provider_request_id
                 )
             except ProviderError:
+                _ask_fee_later(services, transfer)
                 continue
             if status.outcome is not Outcome.SUCCEEDED:
+                _ask_fee_later(services, transfer)
                 continue
             fee = status.fee or Money.zero(transfer.amount.currency)
             with services.uows() as uow:
