@@ -142,6 +142,98 @@ async def test_bad_input_gets_a_stable_code_and_changes_nothing(
     assert history.json()["items"] == []
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "request_"),
+    [
+        ("POST", f"{REV}/airtel/transfer", {"json": {"amount": 100, "currency": "KES"}}),
+        ("POST", f"{REV}/mpesa/generate", {"json": {"requests": [], "dry_run": True}}),
+        ("GET", f"{REV}/airtel/transactions", {"params": {"strem": "airtime_sales"}}),
+        ("GET", "/api/qmoi/audit", {"params": {"afer": 3}}),
+    ],
+)
+async def test_our_schemas_refuse_unknown_fields_with_a_stable_code(
+    run: Running, method: str, path: str, request_: dict[str, Any]
+) -> None:
+    """A typo or a field we do not have is refused, in a body or a query string — never
+    ignored (``?strem=…`` would otherwise list everything, unfiltered)."""
+    before = ledger_state(run)
+    answer = await run.api.request(method, path, **request_)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert "Extra inputs are not permitted" in error["message"]
+    assert ledger_state(run) == before
+
+
+async def test_provider_callbacks_with_fields_we_do_not_know_are_still_booked(
+    run: Running,
+) -> None:
+    """Airtel and Daraja add fields without notice: their callbacks are parsed for what
+    we need and the rest is tolerated, at every level of the body."""
+    airtel = await pending_collection(run, "airtel", SILENT_AIRTEL)
+    success = {
+        "id": airtel["id"],
+        "message": "Paid",
+        "status_code": "TS",
+        "airtel_money_id": "MP-NEWFIELDS-1",
+        "fee": {"amount": 0, "currency": "KES"},  # not in the documented shape
+    }
+    answer = await run.api.post(
+        "/api/airtel/callback",
+        content=airtel_callback(run, success),
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 200, answer.text
+    mpesa = await pending_collection(run, "mpesa", SILENT_MPESA, 1500)
+    with run.services.uows(read_only=True) as uow:
+        stored = uow.collections.by_reference(mpesa["id"])
+    assert stored is not None
+    fixture = Path(__file__).parents[1] / "contract/fixtures/mpesa/stk_callback_success.json"
+    body = json.loads(fixture.read_text())
+    body["Signature"] = "new-in-some-release"
+    stk = body["Body"]["stkCallback"]
+    stk["CheckoutRequestID"] = stored.provider_request_id
+    stk["Channel"] = "USSD"
+    for item in stk["CallbackMetadata"]["Item"]:
+        if item["Name"] == "Amount":
+            item["Value"] = 1500
+        if item["Name"] == "PhoneNumber":
+            item["Value"] = int(SILENT_MPESA)
+    stk["CallbackMetadata"]["Item"].append({"Name": "LoyaltyPoints", "Value": "12"})
+    token = run.runtime.container.settings.mpesa.callback_token
+    assert token is not None
+    answer = await run.api.post(f"/hooks/{token.get_secret_value()}/stk", json=body)
+    assert answer.status_code == 200, answer.text
+    await settle(run)
+    assert await payments(run, "airtel") == 1
+    assert await payments(run, "mpesa") == 1
+
+
+async def test_odd_but_valid_history_filters_answer_rather_than_crash(run: Running) -> None:
+    """Found by the OpenAPI fuzzing (tests/e2e/test_openapi_fuzz.py): each was a 500."""
+    for params in (
+        {"kind": "fee", "stream": "airtime_sales"},  # fees have no stream: nothing
+        {"kind": "transfer", "stream": "data_packages"},
+        {"from": "0001-01-01", "to": "9999-12-31"},  # days whose edges leave the calendar
+    ):
+        answer = await run.api.get(f"{REV}/airtel/transactions", params=params)
+        assert answer.status_code == 200, (params, answer.text)
+        assert answer.json() == {"items": [], "next_cursor": None}
+    past_every_id = base64.urlsafe_b64encode(b"2026-01-01T00:00:00+00:00|fee|" + b"9" * 30)
+    for params in ({"from": "0.0"}, {"cursor": past_every_id.decode()}):
+        answer = await run.api.get(f"{REV}/airtel/transactions", params=params)
+        assert answer.status_code == 422, (params, answer.text)
+    huge = await run.api.get("/api/qmoi/audit", params={"after": 10**22})
+    assert huge.status_code == 422
+    too_much = await run.api.post(  # a JSON number, read as a Decimal: 1.8 × 10^310 cents
+        f"{REV}/airtel/transfer",
+        content=b'{"amount": 1.7976931348623155e+308}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert too_much.status_code == 422
+    assert too_much.json()["error"]["code"] == "invalid_amount"
+
+
 async def test_transfer_idempotency_key_replays_or_conflicts(run: Running) -> None:
     headers = {"Idempotency-Key": "payout-42"}
     first = await run.api.post(f"{REV}/airtel/transfer", json={"amount": 500}, headers=headers)

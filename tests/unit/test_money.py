@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qmoi.domain.errors import CurrencyMismatch, InvalidAmount
-from qmoi.domain.money import Money
+from qmoi.domain.money import MAX_MINOR, Money
 
 
 @pytest.mark.parametrize(
@@ -39,6 +39,17 @@ def test_negative_refused_unless_allowed() -> None:
     with pytest.raises(InvalidAmount, match="negative"):
         Money.parse("-5")
     assert Money.parse("-5", allow_negative=True).minor == -500
+
+
+@pytest.mark.parametrize(
+    "huge", [10**17, -(10**17), "92233720368547758.08", Decimal("1.7976931348623155e+308")]
+)
+def test_an_amount_too_large_for_the_books_is_refused_not_overflowed(huge: object) -> None:
+    """The books hold a 64-bit count of cents; a JSON number like 1.8e308 once reached
+    the API's transfer route and crashed it."""
+    with pytest.raises(InvalidAmount, match="too large"):
+        Money.parse(huge, allow_negative=True)  # type: ignore[arg-type]
+    assert Money.parse("92233720368547758.07").minor == MAX_MINOR
 
 
 def test_zero_decimal_currency_has_no_cents() -> None:

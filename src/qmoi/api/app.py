@@ -58,6 +58,11 @@ def create_app(container: Container) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not read the body (not UTF-8 JSON)
+            return JSONResponse(
+                error_body("invalid_request", "body: not readable as JSON (send UTF-8 JSON)"),
+                status_code=422,
+            )
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
@@ -93,7 +98,12 @@ def create_app(container: Container) -> FastAPI:
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/readyz", tags=["health"], summary="readiness: database reachable and migrated")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="readiness: database reachable and migrated",
+        responses={503: {"description": "not ready: the database is unreachable or not migrated"}},
+    )
     def readyz() -> JSONResponse:
         checks = {"database": database_health(container.engine)}
         ready = all(v == "ok" for v in checks.values())

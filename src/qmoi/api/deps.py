@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qmoi.api import sessions
 from qmoi.api.errors import ApiError
@@ -31,17 +32,27 @@ def services(request: Request) -> Services:
     return found
 
 
-def caller(request: Request) -> Caller:
+#: the API key as a Bearer token; declared so the OpenAPI spec says how to authenticate
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="the master key or an API key from `qmoi keys create`",
+)
+
+
+def caller(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
+) -> Caller:
     master: str | None = request.app.state.master_key
     svc: Services | None = request.app.state.services
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header and master is not None:
+    if not request.headers.get("authorization") and master is not None:
         session = dashboard_session(request, master, svc)
         if session is not None:
             return session
-    if scheme.lower() != "bearer" or not token:
+    if bearer is None:  # no header, another scheme, or no token after "Bearer"
         raise ApiError(401, "unauthorized", "send your API key as 'Authorization: Bearer <key>'")
+    token = bearer.credentials
     if master is not None and hmac.compare_digest(token.encode(), master.encode()):
         return Caller(actor="owner", role="owner")
     found = key_role(svc.uows, token) if svc is not None else None

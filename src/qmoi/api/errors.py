@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from qmoi.api.schemas import ErrorOut
 from qmoi.domain.errors import (
     CurrencyMismatch,
     DuplicateReference,
@@ -37,6 +38,29 @@ STATUS: list[tuple[type[Exception], int]] = [
     (SchemaOutOfDate, 503),
     (StoreError, 503),
 ]
+
+
+#: what each error status means, for the OpenAPI spec (the codes are the stable ones)
+MEANING: dict[int, str] = {
+    401: "no API key, or not a valid one: `unauthorized`",
+    403: "this key's role may not do this: `forbidden`",
+    404: "not a provider QMOI collects on: `unknown_provider`",
+    409: "refused as things stand: `insufficient_funds`, `idempotency_conflict`, "
+    "`idempotency_in_progress`",
+    413: "the request body is over 1 MiB: `payload_too_large`",
+    422: "the request is malformed or its values are not acceptable: `invalid_request`, "
+    "`invalid_amount`, `unknown_stream`, `invalid_msisdn`, `invalid_cursor`, "
+    "`invalid_idempotency_key`, …",
+    502: "the provider refused or failed the request",
+    503: "the provider could not be reached (`provider_unavailable`) or the database is "
+    "unavailable",
+    504: "the provider was asked but did not answer; the outcome is not known yet",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each error status it may answer, in the error shape."""
+    return {status: {"model": ErrorOut, "description": MEANING[status]} for status in statuses}
 
 
 class ApiError(Exception):

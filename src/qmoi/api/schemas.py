@@ -1,17 +1,28 @@
 """The API's own request and answer models (never the providers' wire models, never
-domain objects). Unknown fields are refused: a typo must not pass silently."""
+domain objects). Unknown fields are refused — in bodies and in query strings — a typo
+must not pass silently (``?strem=…`` would otherwise list everything, unfiltered)."""
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
+
+from qmoi.domain.streams import StreamKey
 
 Amount = Annotated[
     StrictInt | StrictStr | Decimal,
     Field(description='KES: whole shillings or two decimals, e.g. 1250 or "1250.50"'),
 ]
+
+
+#: the spec lists the valid values; the routes answer any other with a stable code
+#: (``unknown_stream``, ``invalid_request``), so the models do not refuse them first
+STREAMS: dict[str, Any] = {"enum": [key.value for key in StreamKey]}
+KINDS: dict[str, Any] = {"enum": ["collection", "transfer", "fee"]}
 
 
 class _Strict(BaseModel):
@@ -23,7 +34,8 @@ class PaymentRequestIn(_Strict):
     amount: Amount
     stream: StrictStr = Field(
         description="mobile_services, digital_payments, airtime_sales, "
-        "data_packages or utility_payments"
+        "data_packages or utility_payments",
+        json_schema_extra=STREAMS,
     )
     reference: StrictStr | None = Field(
         None, max_length=64, description="your own reference for this payment"
@@ -36,6 +48,37 @@ class GenerateIn(_Strict):
 
 class TransferIn(_Strict):
     amount: Amount
+
+
+def _iso_day(value: object) -> object:
+    """Only ``YYYY-MM-DD``: pydantic alone would also take ``0.0`` (a Unix time)."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+
+
+class TransactionsQuery(_Strict):
+    since: Day | None = Field(None, alias="from", description="first day (inclusive)")
+    until: Day | None = Field(None, alias="to", description="last day (inclusive)")
+    stream: str | None = Field(None, json_schema_extra=STREAMS)
+    status: str | None = None
+    kind: str | None = Field(
+        None, description="collection, transfer or fee", json_schema_extra=KINDS
+    )
+    cursor: str | None = Field(None, description="next_cursor of the previous page")
+    limit: int = Field(50, ge=1, le=200)
+
+
+#: sequence numbers and ids are 64-bit integers in the database
+MAX_ID = 2**63 - 1
+
+
+class AuditQuery(_Strict):
+    after: int = Field(0, ge=0, le=MAX_ID, description="last sequence number already read")
+    limit: int = Field(100, ge=1, le=500)
 
 
 class CollectionOut(BaseModel):
@@ -91,6 +134,19 @@ class TransactionOut(BaseModel):
     provider_reference: str | None
     reason: str | None
     created_at: str
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # some errors say more (e.g. which field)
+
+    code: str = Field(description="stable machine code, e.g. invalid_amount")
+    message: str = Field(description="what went wrong, in a sentence a person understands")
+
+
+class ErrorOut(BaseModel):
+    """Every error the API answers: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorDetail
 
 
 class TransactionsOut(BaseModel):

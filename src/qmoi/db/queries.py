@@ -57,7 +57,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str, int]:
     when = datetime.fromisoformat(at)
     if when.tzinfo is None:
         raise ValueError("cursor time has no zone")
-    return when, kind, int(ident)
+    number = int(ident)
+    if not 0 <= number < 2**63:  # ids are 64-bit: a larger one would overflow the query
+        raise ValueError("id out of range in cursor")
+    return when, kind, number
 
 
 def history(
@@ -113,6 +116,8 @@ def history(
         parts = {
             k: q.where(c.stream == where.stream) for k, q in parts.items() if k == "collection"
         }
+    if not parts:  # a stream asked of transfers or fees, which have none
+        return []
     merged = union_all(*parts.values()).subquery()
     m = merged.c
     query = select(merged)

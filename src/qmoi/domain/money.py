@@ -31,6 +31,9 @@ EXPONENTS: dict[str, int] = {
     "GAB": 0,
 }
 
+#: the largest amount the books hold: a signed 64-bit count of minor units (BIGINT)
+MAX_MINOR = 2**63 - 1
+
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _AMOUNT = re.compile(r"^(?P<sign>-)?(?P<whole>\d{1,3}(,\d{3})+|\d+)(\.(?P<frac>\d+))?$")
 
@@ -73,7 +76,8 @@ class Money:
     ) -> Money:
         """Parse major units: ``"1,250.50"``, ``"1250"``, ``1250`` or ``Decimal("1250.5")``.
 
-        Refuses floats, more decimals than the currency has, and negatives unless allowed.
+        Refuses floats, more decimals than the currency has, amounts too large for the
+        books (:data:`MAX_MINOR`), and negatives unless allowed.
         """
         if isinstance(value, bool) or isinstance(value, float):
             raise InvalidAmount(
@@ -96,6 +100,8 @@ class Money:
             minor = _decimal_to_minor(number, places, value)
         else:
             raise InvalidAmount(f"amount {value!r} has unsupported type {type(value).__name__}")
+        if abs(minor) > MAX_MINOR:
+            raise InvalidAmount(f"amount {value!r} is too large")
         money = cls(minor, currency)
         if money.minor < 0 and not allow_negative:
             raise InvalidAmount(f"amount {value!r} is negative")

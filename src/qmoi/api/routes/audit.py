@@ -9,17 +9,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from qmoi.api.deps import AuditDep, ServicesDep
+from qmoi.api.errors import documented
+from qmoi.api.schemas import AuditQuery
 
 router = APIRouter(prefix="/api/qmoi", tags=["audit"])
 
 
-@router.get("/audit", summary="audit records after a sequence number (owner, auditor)")
+@router.get(
+    "/audit",
+    responses=documented(401, 403, 422),
+    summary="audit records after a sequence number (owner, auditor)",
+)
 def audit_trail(
     _: AuditDep,
     svc: ServicesDep,
-    after: Annotated[int, Query(ge=0, description="last sequence number already read")] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    page: Annotated[AuditQuery, Query()],
 ) -> dict[str, Any]:
+    after, limit = page.after, page.limit
     with svc.uows(read_only=True) as uow:
         records = list(islice(uow.audit.records(batch=limit, after=after), limit))
     items = [

@@ -20,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from qmoi.api.deps import ReadDep, ServicesDep
+from qmoi.api.errors import documented
 from qmoi.services.observability import Snapshot, snapshot
 
 router = APIRouter(tags=["health"])
@@ -88,7 +89,15 @@ class SnapshotCollector(Collector):
         )
 
 
-@router.get("/metrics", summary="Prometheus metrics (needs the API key)")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"},
+        **documented(401, 403),
+    },
+    summary="Prometheus metrics (needs the API key)",
+)
 async def prometheus_metrics(_: ReadDep, svc: ServicesDep) -> Response:
     figures = await asyncio.to_thread(snapshot, svc)
     business = CollectorRegistry(auto_describe=False)

@@ -7,11 +7,12 @@ import asyncio
 import random
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Header, Path, Query
 
 from qmoi.api.deps import OperateDep, OwnerDep, ReadDep, ServicesDep
-from qmoi.api.errors import ApiError
+from qmoi.api.errors import ApiError, documented
 from qmoi.api.idempotency import idempotent
 from qmoi.api.schemas import (
     BalanceOut,
@@ -19,6 +20,7 @@ from qmoi.api.schemas import (
     GenerateOut,
     Metrics,
     TransactionsOut,
+    TransactionsQuery,
     TransferIn,
     TransferOut,
 )
@@ -40,7 +42,10 @@ from qmoi.services.transfers import TransferRefused, manual_transfer
 
 router = APIRouter(prefix="/api/qmoi/revenue", tags=["revenue"])
 
-ProviderPath = Annotated[str, Path(description="airtel or mpesa")]
+#: the spec lists the providers; any other name is answered 404 ``unknown_provider``
+ProviderPath = Annotated[
+    str, Path(description="airtel or mpesa", json_schema_extra={"enum": ["airtel", "mpesa"]})
+]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
@@ -101,6 +106,7 @@ def transfer_json(x: Transfer) -> dict[str, Any]:
     "/{provider}/generate",
     response_model=GenerateOut,
     status_code=202,
+    responses=documented(401, 403, 404, 409, 413, 422, 502, 503, 504),
     summary="start collections (one USSD/STK push each); sandbox: empty body runs "
     "one simulated sales cycle",
 )
@@ -171,6 +177,7 @@ async def _simulate(svc: Services, provider: str) -> dict[str, Any]:
     "/{provider}/transfer",
     response_model=TransferOut,
     status_code=201,
+    responses=documented(401, 403, 404, 409, 413, 422, 502, 503, 504),
     summary="transfer to the owner's wallet now (honours Idempotency-Key)",
 )
 async def transfer(
@@ -196,7 +203,7 @@ async def transfer(
     )
 
 
-@router.get("/{provider}/balance", response_model=BalanceOut)
+@router.get("/{provider}/balance", response_model=BalanceOut, responses=documented(401, 403, 404))
 async def balance(provider: ProviderPath, _: ReadDep, svc: ServicesDep) -> Any:
     name = _provider(svc, provider)
     currency = svc.policy.provider(name).currency
@@ -226,20 +233,19 @@ async def balance(provider: ProviderPath, _: ReadDep, svc: ServicesDep) -> Any:
     }
 
 
-@router.get("/{provider}/transactions", response_model=TransactionsOut)
+@router.get(
+    "/{provider}/transactions",
+    response_model=TransactionsOut,
+    responses=documented(401, 403, 404, 422),
+)
 def transactions(
     provider: ProviderPath,
     _: ReadDep,
     svc: ServicesDep,
-    since: Annotated[date | None, Query(alias="from", description="first day (inclusive)")] = None,
-    until: Annotated[date | None, Query(alias="to", description="last day (inclusive)")] = None,
-    stream_key: Annotated[str | None, Query(alias="stream")] = None,
-    status: Annotated[str | None, Query()] = None,
-    kind: Annotated[str | None, Query(description="collection, transfer or fee")] = None,
-    cursor: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    q: Annotated[TransactionsQuery, Query()],
 ) -> Any:
     name = _provider(svc, provider)
+    stream_key, kind, cursor, limit = q.stream, q.kind, q.cursor, q.limit
     tz = svc.policy.tz
     if stream_key is not None:
         try:
@@ -254,10 +260,10 @@ def transactions(
         raise ApiError(422, "invalid_cursor", "that cursor is not one this API gave") from exc
     where = HistoryFilter(
         provider=name,
-        since=day_bounds(since, tz)[0] if since else None,
-        until=day_bounds(until, tz)[1] if until else None,
+        since=_bound(q.since, tz, 0),
+        until=_bound(q.until, tz, 1),
         stream=stream_key,
-        status=status,
+        status=q.status,
         kind=kind,
     )
     with svc.uows(read_only=True) as uow:
@@ -282,7 +288,24 @@ def transactions(
     return {"items": items, "next_cursor": encode_cursor(page[-1]) if len(rows) > limit else None}
 
 
-@router.get("/metrics", response_model=Metrics, summary="today's figures per provider and combined")
+def _bound(day: date | None, tz: ZoneInfo, side: int) -> datetime | None:
+    """The first (0) or last (1) instant of ``day``; ``None`` — no bound — when there is
+    no day or its edge lies outside the calendar (``from=0001-01-01`` in Nairobi starts
+    before year 1 in UTC; ``to=9999-12-31`` ends after year 9999): nothing is beyond it."""
+    if day is None:
+        return None
+    try:
+        return day_bounds(day, tz)[side]
+    except OverflowError:
+        return None
+
+
+@router.get(
+    "/metrics",
+    response_model=Metrics,
+    responses=documented(401, 403),
+    summary="today's figures per provider and combined",
+)
 def metrics(_: ReadDep, svc: ServicesDep) -> Any:
     return metrics_service.metrics(svc)
 
