@@ -5,8 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_WORKERS ?= auto
+AUDIT_PROBE := https://pypi.org/pypi/fastapi/0.165.0/json
 
-.PHONY: run test test-unit test-airtel test-mpesa test-revenue test-transfer test-postgres lint format bench install clean
+.PHONY: audit run test test-unit test-airtel test-mpesa test-revenue test-transfer test-postgres lint format bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	@if $(BIN)/python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10)" $(AUDIT_PROBE) 2>/dev/null; \
+	then $(MAKE) --no-print-directory audit; \
+	else echo "dependency audit SKIPPED: PyPI's vulnerability data ($(AUDIT_PROBE)) cannot be reached from here — run 'make audit' where it can"; fi
+
+# Known vulnerabilities (PyPI's advisory data) in every installed dependency; --strict
+# fails when any package could not be checked, so an unreachable service is a failure.
+audit: $(STAMP)
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench
