@@ -19,7 +19,8 @@ Not fuzzed here, and why:
   drives them in a browser.
 
 The run is bounded (:data:`FUZZ`: a few dozen examples per operation, no deadline,
-derandomized, no example database) so it takes well under a minute on SQLite.
+derandomized, no example database) so it takes well under a minute, on SQLite and on
+PostgreSQL (when its URL is given).
 """
 
 from __future__ import annotations
@@ -77,12 +78,12 @@ class Deployment:
 
 
 @pytest.fixture
-def deployment(tmp_path: Path, sqlite_url: str) -> Iterator[Deployment]:
+def deployment(tmp_path: Path, db_url: str) -> Iterator[Deployment]:
     """``qmoi api`` on a free loopback port against both emulators, on SQLite."""
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
     with emulators(api_url=api_url, speed=60.0, seed=3, customer_delay_s=(1.0, 5.0)) as emu:
-        qmoi = Qmoi(tmp_path, sqlite_url, emu, port)
+        qmoi = Qmoi(tmp_path, db_url, emu, port)
         processes = Processes(qmoi)
         try:
             api = processes.api()
