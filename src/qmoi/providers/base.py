@@ -288,6 +288,14 @@ class PaymentProvider(Protocol):
     async def aclose(self) -> None: ...
 
 
+@runtime_checkable
+class Statements(Protocol):
+    """A provider whose statement can be read: its completed customer payments between
+    two instants, each a SUCCEEDED status with receipt, amount, number and time."""
+
+    async def statement(self, since: datetime, until: datetime) -> list[ProviderStatus]: ...
+
+
 class ResultWaiter(Protocol):
     """Where answers that arrive by callback (Daraja balance / status / B2C results) meet
     the call that asked for them. In one process an in-memory waiter will do; across

@@ -264,6 +264,12 @@ def _match_unnamed(uow: UnitOfWork, provider: str, event: CallbackEvent) -> Coll
     status = event.status
     if status.outcome is not Outcome.SUCCEEDED or status.msisdn is None or status.amount is None:
         return None
+    if status.provider_reference:
+        # already found on the statement and booked by its receipt: this late callback
+        # is that payment again, not a new one
+        booked = uow.collections.by_provider_reference(provider, status.provider_reference)
+        if booked is not None:
+            return booked
     candidates = uow.collections.unmatched_unknown(provider, status.msisdn, status.amount)
     if len(candidates) != 1:
         return None

@@ -19,6 +19,7 @@ from qmoi.domain.states import CollectionState
 from qmoi.providers.base import Outcome, ProviderError, ProviderStatus
 from qmoi.services.collections import record_status, send_collection
 from qmoi.services.context import Services
+from qmoi.services.statement import can_read_statement, from_statement
 from qmoi.services.transfers import advance_transfer, claim_due_transfers
 
 log = structlog.get_logger("qmoi.services.resolver")
@@ -71,6 +72,8 @@ async def resolve_collection(services: Services, collection: Collection) -> Coll
 
 async def _enquire(services: Services, collection: Collection) -> ProviderStatus:
     connector = services.providers[collection.provider]
+    if can_read_statement(services, collection):
+        return await from_statement(services, collection)
     try:
         if collection.origin == "c2b":
             lookup = getattr(connector, "transaction_status", None)

@@ -26,6 +26,8 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from functools import partial
 from typing import cast
 
@@ -35,7 +37,7 @@ from starlette.routing import Match
 
 from qmoi_sandbox.mpesa import flows
 from qmoi_sandbox.mpesa.crypto import check_stk_password
-from qmoi_sandbox.mpesa.state import C2BRegistration, MpesaState, Transaction
+from qmoi_sandbox.mpesa.state import NAIROBI, C2BRegistration, MpesaState, Transaction
 from qmoi_sandbox.mpesa.wire import (
     INVALID_TOKEN,
     DarajaError,
@@ -229,6 +231,68 @@ async def c2b_simulate(state: MpesaState, request: Request) -> Response:
             "OriginatorCoversationID": state.merchant_request_id(),
             "ResponseCode": "0",
             "ResponseDescription": ACCEPTED,
+        }
+    )
+
+
+# -- Pull Transactions ------------------------------------------------------------------
+
+#: the most lines one page holds (unconfirmed, like the whole API: see below)
+PULL_PAGE = 1000
+
+
+def _pull_time(f: Fields, name: str) -> datetime:
+    text = f.text(name, max_len=32)
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=NAIROBI)
+    except ValueError:
+        raise invalid(name) from None
+
+
+async def pull_transactions(state: MpesaState, request: Request) -> Response:
+    """The shortcode's completed customer payments (STK and C2B) between two Nairobi
+    times, ``PULL_PAGE`` a page from ``OffSetValue``: how a merchant finds a payment whose
+    push answer and callback were both lost. (Unconfirmed: not in our provider notes;
+    the shape follows Safaricom's public Pull Transactions API description, which also
+    asks for a one-time registration this emulator does not require.)"""
+    f = _fields(state, await read_json(request))
+    shortcode = f.digits("ShortCode", 5, 7)
+    start, end = _pull_time(f, "StartDate"), _pull_time(f, "EndDate")
+    offset = int(f.digits("OffSetValue", 1, 9))
+    if shortcode not in state.config.shortcodes:
+        raise invalid("ShortCode")
+    if end < start:
+        raise invalid("EndDate")
+    paid = sorted(
+        (
+            tx
+            for tx in state.transactions(status="succeeded")
+            if tx.kind in ("collection", "c2b")
+            and tx.completed_at is not None
+            and start <= tx.completed_at <= end
+        ),
+        key=lambda tx: (tx.completed_at, tx.id),
+    )
+    lines = [
+        {
+            "transactionId": tx.provider_id,
+            "trxDate": tx.completed_at.astimezone(NAIROBI).isoformat(timespec="seconds"),
+            "msisdn": int(tx.msisdn),
+            "sender": "UTILITY",
+            "transactiontype": "c2b-pay-bill-debit",
+            "billreference": tx.reference,
+            "amount": str(Decimal(tx.amount_minor) / 100),
+            "organizationname": state.config.organization_name,
+        }
+        for tx in paid[offset : offset + PULL_PAGE]
+        if tx.completed_at is not None
+    ]
+    return JSONResponse(
+        {
+            "ResponseRefID": state.request_id(),
+            "ResponseCode": "1000",
+            "ResponseMessage": "Success",
+            "Response": [lines],
         }
     )
 
@@ -428,6 +492,7 @@ ROUTES: dict[str, Route] = {
     "/oauth/v1/generate": Route("GET", oauth_generate, None),
     "/mpesa/stkpush/v1/processrequest": Route("POST", stk_push, "404.001.03", True),
     "/mpesa/stkpushquery/v1/query": Route("POST", stk_query, "404.001.03"),
+    "/pulltransactions/v1/query": Route("POST", pull_transactions, "404.001.03"),
     "/mpesa/c2b/v1/registerurl": Route("POST", c2b_register, "400.003.01"),
     "/mpesa/c2b/v2/registerurl": Route("POST", c2b_register, "400.003.01"),
     "/mpesa/c2b/v1/simulate": Route("POST", c2b_simulate, "400.003.01", True),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -724,3 +725,29 @@ async def test_nothing_secret_reaches_any_log_over_real_http(
     for secret in (token, "qmoi-sandbox-secret", "Sandbox#1234", APPROVES, CALLBACK_TOKEN,
                    "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"):  # fmt: skip
         assert secret not in text
+
+
+async def test_the_statement_names_a_paid_push_by_receipt_number_and_amount(
+    make_live: ConnectorFactory, receiver: Receiver, emulator: Emulator
+) -> None:
+    """What finds a push whose answer and callback were both lost: the paybill's
+    statement (Pull Transactions, unconfirmed shape) lists it with its receipt."""
+    connector = make_live()
+    submission = await connector.collect(ask("col-statement", APPROVES, 175))
+    checkout = submission.provider_request_id
+    [record] = await receiver.wait_for(K.COLLECTION, checkout)
+    assert record.event is not None
+    receipt = record.event.status.provider_reference
+    truth = emulator.transaction(checkout)
+    paid_at = datetime.fromisoformat(truth["completed_at"])
+
+    lines = await connector.statement(
+        paid_at - timedelta(minutes=1), paid_at + timedelta(minutes=1)
+    )
+    (line,) = [s for s in lines if s.provider_reference == receipt]
+    assert line.outcome is Outcome.SUCCEEDED
+    assert (line.amount, line.msisdn) == (kes(175), APPROVES)
+    assert line.completed_at is not None
+    assert abs((line.completed_at - paid_at).total_seconds()) < 1
+    earlier = await connector.statement(paid_at - timedelta(hours=2), paid_at - timedelta(hours=1))
+    assert receipt not in {s.provider_reference for s in earlier}

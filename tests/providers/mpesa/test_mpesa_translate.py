@@ -10,7 +10,7 @@ import pytest
 from qmoi.domain.errors import CurrencyMismatch, InvalidAmount
 from qmoi.domain.money import Money
 from qmoi.providers.base import FailureReason, Outcome
-from qmoi.providers.mpesa import translate
+from qmoi.providers.mpesa import translate, wire
 from qmoi.providers.mpesa.translate import AmountError, ErrorKind
 
 pytestmark = pytest.mark.mpesa
@@ -291,3 +291,29 @@ def test_msisdns_are_masked_to_the_last_three_digits() -> None:
     assert translate.mask_msisdn("254708374149") == "*********149"
     assert translate.msisdn_prefix("254708374149 - JOHN DOE") == "254708374149"
     assert translate.msisdn_prefix("2547*****149 - JOHN DOE") is None
+
+
+def test_a_statement_page_is_read_and_an_unreadable_line_names_nothing() -> None:
+    page = wire.read_pull_page(
+        {
+            "ResponseRefID": "r-1",
+            "ResponseCode": "1000",
+            "ResponseMessage": "Success",
+            "Response": [
+                [
+                    {"transactionId": "UL1", "trxDate": "2026-12-04T10:00:05+03:00",
+                     "msisdn": 254708374149, "amount": "150", "billreference": "X"},
+                    {"transactionId": "UL2", "trxDate": "2026-12-04T10:01:00+03:00",
+                     "msisdn": "masked", "amount": "150.50"},
+                ]
+            ],
+        }
+    )  # fmt: skip
+    first, second = (translate.pulled_status(line) for line in page)
+    assert first.outcome is Outcome.SUCCEEDED
+    assert (first.provider_reference, first.msisdn) == ("UL1", "254708374149")
+    assert first.amount == Money(15_000, "KES")
+    assert first.completed_at == datetime(2026, 12, 4, 7, 0, 5, tzinfo=UTC)
+    assert second.outcome is Outcome.UNKNOWN  # fractional shillings: not a payment we know
+    with pytest.raises(wire.WireError):
+        wire.read_pull_page({"ResponseCode": "1001", "ResponseMessage": "No records"})

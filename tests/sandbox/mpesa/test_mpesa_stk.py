@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,8 @@ from tests.sandbox.mpesa.mpesa_support import (
     callback_items,
     stk_password,
 )
+
+from qmoi_sandbox.mpesa.state import NAIROBI
 
 pytestmark = pytest.mark.mpesa
 
@@ -307,3 +310,45 @@ def test_transaction_desc_is_optional(mpesa: Mpesa) -> None:
     body.pop("TransactionDesc")
 
     assert mpesa.post(PUSH, body).status_code == 200
+
+
+PULL = "/pulltransactions/v1/query"
+
+
+def _pull_window(mpesa: Mpesa, offset: int = 0, **changes: Any) -> dict[str, Any]:
+    now = mpesa.state.now().astimezone(NAIROBI)
+    body = {
+        "ShortCode": "174379",
+        "StartDate": (now - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        "EndDate": (now + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        "OffSetValue": str(offset),
+        **changes,
+    }
+    answer = mpesa.post(PULL, body)
+    result: dict[str, Any] = answer.json()
+    result["_status"] = answer.status_code
+    return result
+
+
+def test_pull_transactions_lists_completed_payments_only_within_the_window(
+    mpesa: Mpesa,
+) -> None:
+    """The statement a merchant reads when a push's answer and callback were both lost
+    (unconfirmed shape): paid pushes with their receipts, never declined ones."""
+    paid = mpesa.wait_final(mpesa.push(APPROVES, 150)["CheckoutRequestID"])
+    declined = mpesa.wait_final(mpesa.push(CANCELS, 90)["CheckoutRequestID"])
+    assert declined["status"] == "failed"
+
+    page = _pull_window(mpesa)
+    assert page["_status"] == 200
+    assert page["ResponseCode"] == "1000"
+    (line,) = page["Response"][0]
+    assert line["transactionId"] == paid["provider_id"]
+    assert line["msisdn"] == int(APPROVES)
+    assert Decimal(line["amount"]) == 150
+    assert datetime.fromisoformat(line["trxDate"]).utcoffset() == timedelta(hours=3)
+
+    assert _pull_window(mpesa, offset=1)["Response"] == [[]]
+    later = (mpesa.state.now() + timedelta(hours=2)).astimezone(NAIROBI)
+    assert _pull_window(mpesa, StartDate=later.strftime("%Y-%m-%d %H:%M:%S"))["_status"] == 400
+    assert _pull_window(mpesa, StartDate="yesterday")["errorMessage"].endswith("StartDate")

@@ -34,6 +34,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -563,6 +564,35 @@ class MpesaConnector:
             provider_code=status.provider_code,
         )  # fmt: skip
         return status
+
+    async def _pull(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._call("pull_transactions", wire.PULL_PATH, payload, money_moving=False)
+
+    async def statement(self, since: datetime, until: datetime) -> list[ProviderStatus]:
+        """Completed customer payments to our shortcode between two instants, each as a
+        SUCCEEDED status with its receipt, amount, number and time (Pull Transactions;
+        unconfirmed, see ``wire.read_pull_page``). How a push whose answer and callback
+        were both lost is found: nothing else can name it."""
+        lines: list[ProviderStatus] = []
+        offset = 0
+        while True:
+            payload = wire.pull_query_payload(
+                shortcode=self._shortcode(),
+                start=translate.pull_time(since),
+                end=translate.pull_time(until),
+                offset=offset,
+            )
+            data = await self._retrying(partial(self._pull, payload))
+            try:
+                page = wire.read_pull_page(data)
+            except wire.WireError as exc:
+                raise OutcomeUnknown(
+                    PROVIDER, "pull_transactions", f"unreadable answer: {exc.message}"
+                ) from None
+            lines += [translate.pulled_status(p) for p in page]
+            if len(page) < wire.PULL_PAGE:
+                return [s for s in lines if s.outcome is Outcome.SUCCEEDED]
+            offset += len(page)
 
     # ----------------------------------------------------------------------------------
     # C2B (§8)

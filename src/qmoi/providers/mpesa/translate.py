@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from qmoi.domain.errors import CurrencyMismatch, InvalidAmount
 from qmoi.domain.money import Money
 from qmoi.providers.base import FailureReason, Outcome, ProviderStatus
+from qmoi.providers.mpesa import wire
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 CURRENCY = "KES"
@@ -427,6 +428,11 @@ def dotted_time(value: str) -> datetime:
     return local.astimezone(UTC)
 
 
+def pull_time(instant: datetime) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` in Nairobi: Pull Transactions' StartDate / EndDate."""
+    return instant.astimezone(NAIROBI).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def any_time(value: str | int | Decimal | None) -> datetime | None:
     """A result timestamp in either documented format; None when absent or unreadable
     (result times are informative, never the basis of a booking decision)."""
@@ -466,3 +472,25 @@ def mask_msisdn(value: str | None) -> str:
     if not value:
         return ""
     return "*" * max(len(value) - 3, 0) + value[-3:]
+
+
+def pulled_status(line: wire.PulledPayment) -> ProviderStatus:
+    """A statement line as a SUCCEEDED status; UNKNOWN when it cannot be read (an amount
+    that is not whole shillings, a time without a zone): such a line names nothing."""
+    try:
+        amount = transaction_amount(line.amount, "amount")
+        at = datetime.fromisoformat(line.trx_date)
+    except (AmountError, ValueError) as exc:
+        return ProviderStatus(Outcome.UNKNOWN, "unreadable_line", str(exc))
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=NAIROBI)
+    number = line.msisdn if line.msisdn and is_msisdn(line.msisdn) else None
+    return ProviderStatus(
+        Outcome.SUCCEEDED,
+        "0",
+        "on the statement",
+        provider_reference=line.transaction_id,
+        amount=amount,
+        msisdn=number,
+        completed_at=at.astimezone(UTC),
+    )

@@ -1,0 +1,82 @@
+"""Finding a payment on the provider's statement when nothing else can name it.
+
+An M-Pesa STK push whose answer was lost (a timeout after Daraja accepted it) leaves no
+CheckoutRequestID to query; if its one callback is lost too, the customer's money is
+on the paybill and nowhere in QMOI. Once the prompt is long over, the statement of the
+push's minutes is read: exactly one unbooked payment from that number for that amount,
+with exactly one unnamed request it could belong to, is that request's payment (booked
+with its receipt); none at all means the customer did not pay. Anything else is left
+unknown — never guessed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from qmoi.domain.collection import Collection
+from qmoi.providers.base import (
+    FailureReason,
+    Outcome,
+    ProviderError,
+    ProviderStatus,
+    Statements,
+)
+from qmoi.services.booking import NOT_FOUND_FLOOR_S
+from qmoi.services.context import Services
+
+#: the statement is read from this long before the request (the provider's clock and
+#: ours differ a little — on a fast sandbox clock, a few real seconds are hours)
+BEFORE_S, BEFORE_FLOOR_S = 120.0, 5.0
+
+
+def can_read_statement(services: Services, collection: Collection) -> bool:
+    """An unnamed push on a provider that offers a statement."""
+    return (
+        collection.origin == "request"
+        and not collection.provider_request_id
+        and isinstance(services.providers[collection.provider], Statements)
+    )
+
+
+async def from_statement(services: Services, collection: Collection) -> ProviderStatus:
+    policy = services.policy
+    settled = timedelta(seconds=policy.window(policy.prompt_window_s, NOT_FOUND_FLOOR_S))
+    if services.clock.now() < collection.created_at + settled:
+        return ProviderStatus(
+            Outcome.UNKNOWN, "statement_later", "the prompt may still be answered"
+        )
+    # the whole window, not just the prompt's minutes: a push is sent some time after
+    # its request was recorded (on a fast sandbox clock, simulated hours later)
+    before = timedelta(seconds=policy.window(BEFORE_S, BEFORE_FLOOR_S))
+    since, until = collection.created_at - before, collection.created_at + settled
+    connector = services.providers[collection.provider]
+    assert isinstance(connector, Statements)  # noqa: S101 - checked by can_read_statement
+    try:
+        lines = await connector.statement(since, until)
+    except ProviderError as exc:
+        return ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
+    provider = collection.provider
+    with services.uows(read_only=True) as uow:
+        unbooked = [
+            line
+            for line in lines
+            if line.msisdn == collection.msisdn
+            and line.amount == collection.amount
+            and line.provider_reference is not None
+            and uow.collections.by_provider_reference(provider, line.provider_reference) is None
+        ]
+        rivals = uow.collections.unmatched_unknown(provider, collection.msisdn, collection.amount)
+    if not unbooked:
+        return ProviderStatus(
+            Outcome.UNKNOWN,
+            "not_on_statement",
+            "no payment from this number for this amount is on the statement",
+            reason=FailureReason.NOT_FOUND,
+        )
+    if len(unbooked) == 1 and [r.reference for r in rivals] == [collection.reference]:
+        return unbooked[0]
+    return ProviderStatus(
+        Outcome.UNKNOWN,
+        "ambiguous_statement",
+        f"{len(unbooked)} payment(s) on the statement for {len(rivals)} unnamed request(s)",
+    )
