@@ -189,3 +189,72 @@ async def test_the_audit_chain_verifies_after_bulk_booking(
     with services.uows(read_only=True) as uow:
         actions = [r.action for r in uow.audit.records()]
     assert actions.count("ledger.collection") == len(collections)
+
+
+@pytest.mark.postgres
+async def test_a_callback_overtaking_its_pushs_answer_is_still_booked(
+    postgres_url: str, clock: ManualClock, signer: Signer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (chaos run, PostgreSQL): a callback naming a push by the provider's id
+    was processed while the push's answer — that id — was being recorded by the sender.
+    The first look (by id) ran before that commit, the look for an unnamed push after
+    it, so neither found the collection: the callback was rejected as unknown and the
+    paid push later expired. Here the answer is committed exactly between the looks."""
+    from zoneinfo import ZoneInfo
+
+    from qmoi.db.engine import create_db_engine
+
+    engine = create_db_engine(postgres_url, pool_size=4)
+    try:
+        uows = UnitOfWorkFactory(engine, clock, ZoneInfo("Africa/Nairobi"), signer)
+        built, report = build_settings(RawValues({"QMOI_AUTO_TRANSFER_ENABLED": "false"}))
+        assert built is not None, report.problems
+        policy = replace(policy_from(built), sandbox=True)
+        mpesa = replace(policy.providers["mpesa"], confirm_callbacks=False)
+        services = Services(
+            uows=uows,
+            providers={"airtel": FakeProvider("airtel"), "mpesa": FakeProvider("mpesa")},
+            policy=replace(policy, providers={**policy.providers, "mpesa": mpesa}),
+            clock=clock,
+        )
+        (sent,) = await start_collections(
+            services,
+            "mpesa",
+            [PaymentRequest("254708000100", Money(77_700, "KES"), StreamKey.DATA_PACKAGES)],
+            actor="test",
+        )
+        with uows() as uow:  # the push has gone out; its answer is not recorded yet
+            uow.collections.save(
+                replace(sent, state=CollectionState.REQUESTED, provider_request_id=None),
+                sent.state,
+            )
+            uow.commit()
+        push_id = "ws_CO_overtaken"
+        event = CallbackEvent(
+            "mpesa",
+            CallbackKind.COLLECTION,
+            f"stk:{push_id}",
+            push_id,
+            replace(succeeded(sent.amount, receipt="ULRACE0001"), msisdn=sent.msisdn),
+        )
+        with uows() as uow:
+            uow.inbox.add("mpesa", event.kind.value, event.event_id, encode(event), uow.now)
+            uow.commit()
+
+        def answer_recorded_meanwhile(*_: Any) -> None:
+            with uows() as other:
+                current = other.collections.by_reference(sent.reference)
+                assert current is not None
+                other.collections.save(replace(current, provider_request_id=push_id), current.state)
+                other.commit()
+
+        monkeypatch.setattr(callbacks, "_match_unnamed", answer_recorded_meanwhile)
+        while process_inbox(services):
+            pass
+        with uows(read_only=True) as uow:
+            booked = uow.collections.by_reference(sent.reference)
+            assert booked is not None
+            assert booked.state is CollectionState.SUCCEEDED
+            assert uow.ledger.balance(accounts.wallet("mpesa")) == sent.amount
+    finally:
+        engine.dispose()

@@ -18,7 +18,7 @@ from qmoi.domain.clock import ManualClock
 from qmoi.domain.money import Money
 from qmoi.domain.states import CollectionState, TransferState
 from qmoi.domain.streams import StreamKey
-from qmoi.providers.base import FailureReason, NotSent
+from qmoi.providers.base import FailureReason, NotSent, Outcome, ProviderStatus
 from qmoi.services import days, metrics
 from qmoi.services.collections import PaymentRequest, start_collections
 from qmoi.services.context import Services
@@ -104,6 +104,40 @@ async def test_a_payment_is_booked_once_whatever_reports_it_again(services: Serv
     with services.uows(read_only=True) as uow:
         assert uow.ledger.balance(accounts.wallet("airtel")) == kes("1250.50")
         assert uow.ledger.entry_count() == 1
+
+
+async def test_an_ambiguous_answer_after_an_hour_does_not_expire_a_paid_prompt(
+    services: Services, clock: ManualClock
+) -> None:
+    """Regression (chaos run): the first enquiry about a pending prompt came an hour late
+    (its worker had been killed) and answered "ambiguous" (Airtel TA); the collection was
+    expired, and as its callback had been lost the customer's payment was never booked.
+    An ambiguous answer is no evidence: the collection stays open and is asked again."""
+    (collection,) = await start_collections(
+        services, "airtel", [PaymentRequest("254733000100", kes("696"), StreamKey.AIRTIME_SALES)],
+        actor="test",
+    )  # fmt: skip
+    provider = fake(services, "airtel")
+    provider.statuses[collection.reference] = ProviderStatus(Outcome.UNKNOWN, "TA", "ambiguous")
+    clock.advance(timedelta(hours=1, minutes=5))
+    with services.uows() as uow:
+        uow.collections.save(replace(collection, next_check_at=uow.now), collection.state)
+        uow.commit()
+    await resolve_collections(services)
+    with services.uows(read_only=True) as uow:
+        asked = uow.collections.by_reference(collection.reference)
+    assert asked is not None
+    assert asked.state in (CollectionState.PENDING, CollectionState.UNKNOWN)
+    assert asked.next_check_at is not None
+
+    provider.statuses[collection.reference] = succeeded(kes("696"), receipt="RCPT-TA")
+    clock.set(asked.next_check_at)
+    await resolve_collections(services)
+    with services.uows(read_only=True) as uow:
+        booked = uow.collections.by_reference(collection.reference)
+        assert booked is not None
+        assert booked.state is CollectionState.SUCCEEDED
+        assert uow.ledger.balance(accounts.wallet("airtel")) == kes("696")
 
 
 async def test_the_day_boundary_is_midnight_in_nairobi(
@@ -294,6 +328,29 @@ async def test_a_chunk_earned_at_23_59_59_is_still_paid_after_midnight(
     planned = plan_auto_transfers(services, "airtel")
     assert [t.reference for t in planned] == ["QMOI-AT-20261129-0001"]
     days.roll_over(services)  # closing the 29th plans nothing more
+    assert plan_auto_transfers(services, "airtel") == []
+
+
+async def test_a_chunk_refused_for_want_of_float_after_its_day_closed_is_still_paid(
+    services: Services, clock: ManualClock
+) -> None:
+    """Regression (chaos run): the last chunk of a day, planned at the close, was refused
+    by the provider (float short) after midnight; its day was closed, so it was never
+    planned again and the owner was never paid it."""
+    clock.set(LAST_SECOND)
+    await pay(services, "airtel", "2000")
+    clock.advance(timedelta(seconds=2))
+    days.roll_over(services)  # plans the 29th's chunk and closes the day
+    fake(services, "airtel").payouts.append(failed(FailureReason.INSUFFICIENT_FUNDS))
+    await resolve_transfers(services)
+    with services.uows(read_only=True) as uow:
+        assert uow.transfers.covered_chunks("airtel", date(2026, 11, 29)) == set()
+    clock.advance(timedelta(seconds=services.policy.transfer_retry_s + 1))
+    again = plan_auto_transfers(services, "airtel")
+    assert [t.reference for t in again] == ["QMOI-AT-20261129-0001-R1"]
+    await resolve_transfers(services)
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.OWNER_DRAWINGS) == kes("2000")
     assert plan_auto_transfers(services, "airtel") == []
 
 

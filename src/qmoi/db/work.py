@@ -395,6 +395,38 @@ class TransferRepository:
         ).first()
         return _transfer(row) if row else None
 
+    def days_with_refused_chunks(self, provider: str, before: date) -> list[date]:
+        """Days before ``before`` with an auto chunk that failed and has not been paid
+        since (nor carried by a fallback): still owed, whether or not the day is closed."""
+        own = t.transfers.alias("own")
+        later = t.transfers.alias("later")
+        covered = (
+            select(later.c.id)
+            .where(
+                later.c.provider == own.c.provider,
+                later.c.business_day == own.c.business_day,
+                later.c.sequence == own.c.sequence,
+                later.c.trigger == "auto",
+                later.c.state != "failed",
+            )
+            .exists()
+        )
+        return list(
+            self._session.scalars(
+                select(own.c.business_day)
+                .where(
+                    own.c.provider == provider,
+                    own.c.business_day < before,
+                    own.c.trigger == "auto",
+                    own.c.fallback_of.is_(None),
+                    own.c.state == "failed",
+                    ~covered,
+                )
+                .distinct()
+                .order_by(own.c.business_day)
+            )
+        )
+
     def failed_auto_attempts(self, provider: str, day: date, sequence: int) -> int:
         return int(
             self._session.scalar(

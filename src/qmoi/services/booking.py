@@ -29,6 +29,12 @@ from qmoi.services.ports import UnitOfWork
 log = structlog.get_logger("qmoi.services.booking")
 
 C = CollectionState
+#: real seconds a prompt the provider can be asked about is given, whatever the clock's
+#: speed, before "still pending" ends it (a dead worker's send lease, then a round of
+#: enquiries) …
+EXPIRY_FLOOR_S = 120.0
+#: … and before "no such transaction" is believed (a push still on its way)
+NOT_FOUND_FLOOR_S = 10.0
 
 
 class ConcurrentUpdate(Exception):
@@ -301,15 +307,24 @@ def _still_open(
     age = (now - collection.created_at).total_seconds()
     if not may_conclude:
         age = 0.0
-    if status.reason is FailureReason.NOT_FOUND and age > policy.prompt_window_s:
+    if status.reason is FailureReason.NOT_FOUND and age > policy.window(
+        policy.prompt_window_s, NOT_FOUND_FLOOR_S
+    ):
         # The provider has no such transaction long after the prompt would have ended.
         return collection.moved_to(C.FAILED, now, reason="not_found", next_check_at=None, **changes)
+    # Only the provider saying "still in progress" long after the prompt ends it early; an
+    # ambiguous answer (Airtel TA, a failed enquiry) says nothing about the payment, so it
+    # is asked about again for as long as an unknown outcome is (the chaos run found a
+    # paid collection expired on one TA answer after its worker had been away an hour).
     if collection.state is C.UNKNOWN or status.outcome is Outcome.UNKNOWN:
-        limit = (
-            policy.unknown_expiry_s if collection.state is C.UNKNOWN else policy.pending_expiry_s
-        )
+        limit = policy.unknown_expiry_s
     else:
         limit = policy.pending_expiry_s
+    if collection.provider_request_id or policy.provider(collection.provider).idempotent_collect:
+        # It can be asked about: an answer delayed by a dead worker must still come in
+        # time. (One that cannot be named is only ever settled by its callback, which
+        # books it even after it expired.)
+        limit = policy.window(limit, EXPIRY_FLOOR_S)
     if age > limit:
         return collection.moved_to(C.EXPIRED, now, reason="expired", next_check_at=None, **changes)
     state = collection.state

@@ -3,10 +3,11 @@ transaction, or not at all. Verifying the books and the audit chain."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from qmoi.domain.audit import Break, find_break
+from qmoi.domain.audit import GENESIS_HASH, AuditRecord, Break, find_break
 from qmoi.domain.ledger import JournalEntry
 from qmoi.security.signing import Verifier
 from qmoi.services.ports import UnitOfWork, UnitOfWorkFactory
@@ -53,17 +54,44 @@ class AuditVerdict:
 
 
 def verify_audit(uows: UnitOfWorkFactory, verifier: Verifier) -> AuditVerdict:
-    """Recompute the whole chain and every signature; name the first broken record."""
+    """Recompute the whole chain and every signature; name the first broken record.
+
+    Safe while QMOI is writing: the head is read *after* the records and the walk goes
+    on to it, so records appended meanwhile are not taken for a break (the chaos run
+    saw "the head says 1537 is the last, but the chain ends at 1539" on a healthy trail:
+    head read first, two records committed during the walk). A head beyond the records,
+    with none left to read, is still a trail cut short."""
     with uows(read_only=True) as uow:
-        head = uow.audit.head()
+        end: dict[str, tuple[int, str]] = {}
         count, broken = find_break(
-            uow.audit.records(),
+            _to_the_head(uow, end),
             lambda record: (
                 record.key_id == verifier.key_id and verifier.verify(record.hash, record.signature)
             ),
-            head=head,
         )
+        last, head = end.get("last", (0, GENESIS_HASH)), end.get("head")
+        if broken is None and head is not None and head != last:
+            broken = Break(
+                last[0] + 1,
+                f"the store's head says record {head[0]} is the last, but the chain ends "
+                f"at {last[0]}",
+            )
     return AuditVerdict(count, broken)
+
+
+def _to_the_head(uow: UnitOfWork, end: dict[str, tuple[int, str]]) -> Iterator[AuditRecord]:
+    """Every record, then the head; more records if the head has moved past them."""
+    last = 0
+    while True:
+        found = False
+        for record in uow.audit.records(after=last):
+            found = True
+            last = record.seq
+            end["last"] = (record.seq, record.hash)
+            yield record
+        end["head"] = head = uow.audit.head()
+        if head[0] <= last or not found:
+            return
 
 
 def verify_ledger(uows: UnitOfWorkFactory) -> list[str]:

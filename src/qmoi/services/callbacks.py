@@ -241,6 +241,13 @@ def _collection_callback(
     if collection is None:
         collection = _match_unnamed(uow, provider, event)
     if collection is None:
+        # The push's answer may have been recorded between the two looks (a callback can
+        # overtake its own push's answer): then the collection has just been named, and
+        # neither look saw it. Each statement sees what was committed when it began, so
+        # looking once more closes that gap (found by the chaos run: a paid push whose
+        # callback was rejected as unknown, then expired).
+        collection = uow.collections.by_provider_request(provider, event.reference)
+    if collection is None:
         _unknown(uow, provider, event)
         return "rejected", "unknown_transaction"
     expected = ExpectedTransaction(collection.reference, collection.amount, collection.msisdn)

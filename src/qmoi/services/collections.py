@@ -31,6 +31,7 @@ from qmoi.providers.base import (
 )
 from qmoi.services.booking import ConcurrentUpdate, apply_collection_status
 from qmoi.services.context import Services
+from qmoi.services.transient import with_patience
 
 log = structlog.get_logger("qmoi.services.collections")
 
@@ -177,7 +178,22 @@ def record_status(
     *,
     request_id: str | None,
 ) -> Collection:
-    """Apply ``status`` in a fresh transaction, reloading if another process got there."""
+    """Apply ``status`` in a fresh transaction, reloading if another process got there;
+    patient while the database is away (the answer may name a push nothing else does)."""
+    return with_patience(
+        lambda: _record_status(services, collection, status, source, request_id=request_id),
+        "collection status",
+    )
+
+
+def _record_status(
+    services: Services,
+    collection: Collection,
+    status: ProviderStatus,
+    source: str,
+    *,
+    request_id: str | None,
+) -> Collection:
     for _ in range(3):
         with services.uows() as uow:
             current = uow.collections.by_reference(collection.reference)

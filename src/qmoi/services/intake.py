@@ -14,6 +14,7 @@ import asyncio
 from dataclasses import dataclass
 
 from qmoi.services.ports import UnitOfWorkFactory
+from qmoi.services.transient import with_patience
 
 MAX_BATCH = 256
 
@@ -68,6 +69,10 @@ class Intake:
                     future.set_result(is_new)
 
     def _write(self, arrivals: list[Arrival]) -> list[bool]:
+        # Daraja sends a callback once: a database restart must not refuse it.
+        return with_patience(lambda: self._write_once(arrivals), "callbacks")
+
+    def _write_once(self, arrivals: list[Arrival]) -> list[bool]:
         with self._uows() as uow:
             new = uow.inbox.add_many(
                 [(a.provider, a.kind, a.event_id, a.body) for a in arrivals], uow.now

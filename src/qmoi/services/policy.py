@@ -62,6 +62,12 @@ class Policy:
     #: simulated seconds per real second (the sandbox clock; 1 in live mode)
     speed: float = 1.0
 
+    def window(self, simulated_s: float, real_floor_s: float) -> float:
+        """A waiting window in the clock's seconds, never shorter than ``real_floor_s`` of
+        real time: on an accelerated sandbox clock an hour can pass while a killed
+        worker's lease runs out, and a prompt must not be given up for that."""
+        return max(simulated_s, real_floor_s * max(1.0, self.speed))
+
     def lease(self, real_seconds: float) -> timedelta:
         """A lease long enough for ``real_seconds`` of work, in the clock's time: at
         --speed 3600 a 60-second provider call spans an hour of simulated time."""
