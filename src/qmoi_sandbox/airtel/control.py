@@ -13,7 +13,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 from starlette.responses import JSONResponse, Response
 
 from qmoi_sandbox.airtel.engine import AirtelEngine
@@ -31,14 +31,24 @@ FAULT_NAMES = (
     "early_token_expiry",
     "ambiguous_enquiry",
     "enquiry_pending",
+    "out_of_order_callback",
     "latency",
 )
 
 
 class WalletUpdate(BaseModel):
+    """Set the float, and/or hold part of it back from payouts (``held_minor``)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    balance_minor: StrictInt = Field(ge=0)
+    balance_minor: StrictInt | None = Field(None, ge=0)
+    held_minor: StrictInt | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _something(self) -> WalletUpdate:
+        if self.balance_minor is None and self.held_minor is None:
+            raise ValueError("give balance_minor, held_minor or both")
+        return self
 
 
 class CustomersRequest(BaseModel):
@@ -99,7 +109,10 @@ def control_router() -> APIRouter:
     @router.put("/wallet")
     async def set_wallet(request: Request, update: WalletUpdate) -> dict[str, Any]:
         state = _engine(request).state
-        state.set_balance(update.balance_minor)
+        if update.balance_minor is not None:
+            state.set_balance(update.balance_minor)
+        if update.held_minor is not None:
+            state.hold(update.held_minor)
         return state.wallet_json()
 
     @router.get("/transactions")

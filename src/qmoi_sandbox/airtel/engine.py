@@ -269,7 +269,7 @@ class AirtelEngine:
             )
         if airtel_money_id in self.state.refunded:
             raise Refused("DP00800001008", "ESB000011", "Transaction has already been refunded")
-        if original.amount_minor > self.state.balance_minor:
+        if original.amount_minor > self.state.available_minor:
             raise Refused(
                 "DP00800001007",
                 "ESB000011",
@@ -327,7 +327,7 @@ class AirtelEngine:
             reference=reference,
             created_at=now,
         )
-        if amount_minor + fee > self.state.balance_minor:
+        if amount_minor + fee > self.state.available_minor:
             txn.finish(
                 now=now,
                 status="failed",

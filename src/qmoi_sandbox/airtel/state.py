@@ -247,6 +247,9 @@ class AirtelState:
         self.config = config
         self.currency = config.currency
         self.balance_minor = config.opening_balance_minor
+        #: part of the float held back from payouts (``PUT /sandbox/wallet``): how a
+        #: reliability run makes the float insufficient for a while without moving money
+        self.held_minor = 0
         self.transactions: list[Transaction] = []
         self._by_kind_id: dict[tuple[Kind, str], Transaction] = {}
         self._by_provider_id: dict[str, Transaction] = {}
@@ -264,9 +267,19 @@ class AirtelState:
     def debit(self, amount_minor: int) -> None:
         if amount_minor < 0:
             raise ValueError("debit must not be negative")
-        if amount_minor > self.balance_minor:
-            raise InsufficientFunds(f"balance {self.balance_minor} < {amount_minor}")
+        if amount_minor > self.available_minor:
+            raise InsufficientFunds(f"available {self.available_minor} < {amount_minor}")
         self.balance_minor -= amount_minor
+
+    @property
+    def available_minor(self) -> int:
+        """What a payout or refund may take: the float less any hold."""
+        return max(0, self.balance_minor - self.held_minor)
+
+    def hold(self, held_minor: int) -> None:
+        if held_minor < 0:
+            raise ValueError("hold must not be negative")
+        self.held_minor = held_minor
 
     def set_balance(self, balance_minor: int) -> None:
         if balance_minor < 0:
@@ -278,6 +291,7 @@ class AirtelState:
             "balance_minor": self.balance_minor,
             "currency": self.currency,
             "balance": format_minor(self.balance_minor, self.currency),
+            "held_minor": self.held_minor,
         }
 
     # --- transactions -------------------------------------------------------------------
@@ -349,6 +363,7 @@ class AirtelState:
     def reset(self) -> None:
         """Forget transactions; wallet back to its opening balance. Tokens and ids survive."""
         self.balance_minor = self.config.opening_balance_minor
+        self.held_minor = 0
         self.transactions.clear()
         self._by_kind_id.clear()
         self._by_provider_id.clear()

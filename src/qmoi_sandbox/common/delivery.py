@@ -2,7 +2,8 @@
 
 A callback is POSTed as JSON; anything but a 2xx answer (or no answer) is retried with
 a growing pause, a bounded number of times. Fault injection can lose, duplicate or delay
-a callback. Every attempt is logged for the inspection API.
+a callback, or hold one back a random while so that later ones overtake it. Every
+attempt is logged for the inspection API.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class Delivery:
     body: dict[str, Any]
     headers: dict[str, str]
     transaction_id: str
-    fault: str | None = None  # "lost" | "duplicate" | "late" when one was injected
+    #: "lost" | "duplicate" | "late" | "out_of_order" when one was injected
+    fault: str | None = None
     attempts: list[DeliveryAttempt] = field(default_factory=list)
     delivered: bool = False
 
@@ -93,6 +95,10 @@ class CallbackSender:
             delivery.fault = "lost"
             return delivery
         copies = 1
+        if self._faults.roll("out_of_order_callback"):
+            # Held back a random while: callbacks sent after it can arrive before it.
+            delivery.fault = "out_of_order"
+            delay_s += self._faults.uniform(0.0, self._faults.faults.out_of_order_max_delay_s)
         if self._faults.roll("late_callback"):
             delivery.fault = "late"
             delay_s += self._faults.faults.late_callback_delay_s

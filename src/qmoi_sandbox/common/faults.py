@@ -32,6 +32,15 @@ class Faults(BaseModel):
     duplicate_callback_rate: float = Field(0.0, ge=0, le=1)
     late_callback_rate: float = Field(0.0, ge=0, le=1)
     late_callback_delay_s: float = Field(600.0, ge=0, description="simulated delay of a late one")
+    out_of_order_callback_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="a callback is held back a random while, so later ones overtake it",
+    )
+    out_of_order_max_delay_s: float = Field(
+        60.0, ge=0, description="simulated upper bound of that random hold"
+    )
     early_token_expiry_rate: float = Field(
         0.0, ge=0, le=1, description="a token is refused as expired before its lifetime"
     )
@@ -66,6 +75,11 @@ class FaultInjector:
         self.injected.clear()
         with self._lock:
             self._random.seed(seed)
+
+    def uniform(self, low: float, high: float) -> float:
+        """A draw from the seeded generator (how long an out-of-order callback waits)."""
+        with self._lock:
+            return self._random.uniform(low, high)
 
     def roll(self, name: str) -> bool:
         """True when the fault called ``name`` (a ``*_rate`` field minus the suffix) fires."""

@@ -14,7 +14,7 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from qmoi_sandbox.mpesa import flows
 from qmoi_sandbox.mpesa.api import is_till
@@ -33,9 +33,18 @@ StateDep = Annotated[MpesaState, Depends(get_state)]
 
 
 class WalletUpdate(BaseModel):
+    """Set the float, and/or hold part of it back from payouts (``held_minor``)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    balance_minor: StrictInt = Field(ge=0)
+    balance_minor: StrictInt | None = Field(None, ge=0)
+    held_minor: StrictInt | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _something(self) -> WalletUpdate:
+        if self.balance_minor is None and self.held_minor is None:
+            raise ValueError("give balance_minor, held_minor or both")
+        return self
 
 
 class CustomersRequest(BaseModel):
@@ -60,6 +69,7 @@ def _wallet(state: MpesaState) -> dict[str, Any]:
         "balance_minor": state.balance_minor,
         "currency": state.config.currency,
         "balance": format_minor(state.balance_minor),
+        "held_minor": state.held_minor,
     }
 
 
@@ -107,7 +117,10 @@ async def get_wallet(state: StateDep) -> dict[str, Any]:
 
 @router.put("/wallet")
 async def put_wallet(state: StateDep, update: WalletUpdate) -> dict[str, Any]:
-    state.balance_minor = update.balance_minor
+    if update.balance_minor is not None:
+        state.balance_minor = update.balance_minor
+    if update.held_minor is not None:
+        state.held_minor = update.held_minor
     return _wallet(state)
 
 

@@ -164,6 +164,7 @@ FAULT_COUNTERS = (
     "early_token_expiry",
     "enquiry_pending",
     "ambiguous_enquiry",
+    "out_of_order_callback",
     "queue_timeout",
 )
 
@@ -262,6 +263,8 @@ class _Volatile:
     faults: MpesaFaultInjector
     balance_minor: int
     charges_paid_minor: int = 0
+    #: part of the float held back from payouts (``PUT /sandbox/wallet``)
+    held_minor: int = 0
     transactions: dict[str, Transaction] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     originator_ids: set[str] = field(default_factory=set)
@@ -384,6 +387,14 @@ class MpesaState:
         self._v.balance_minor = value
 
     @property
+    def held_minor(self) -> int:
+        return self._v.held_minor
+
+    @held_minor.setter
+    def held_minor(self, value: int) -> None:
+        self._v.held_minor = value
+
+    @property
     def charges_paid_minor(self) -> int:
         """Cumulative charges as Daraja's "Charges Paid Account" shows them (negative)."""
         return self._v.charges_paid_minor
@@ -406,7 +417,7 @@ class MpesaState:
 
     def debit(self, amount_minor: int, fee_minor: int = 0) -> bool:
         """Take amount + fee from the float; False (and nothing taken) when short."""
-        if amount_minor + fee_minor > self._v.balance_minor:
+        if amount_minor + fee_minor > self._v.balance_minor - self._v.held_minor:
             return False
         self._v.balance_minor -= amount_minor + fee_minor
         self._v.charges_paid_minor -= fee_minor

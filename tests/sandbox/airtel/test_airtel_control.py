@@ -56,11 +56,13 @@ def test_wallet_is_read_and_set_in_minor_units(airtel):
         "balance_minor": 100_000_000,
         "currency": "KES",
         "balance": "1000000.00",
+        "held_minor": 0,
     }
     assert airtel.sandbox("PUT", "/wallet", json={"balance_minor": 12345}) == {
         "balance_minor": 12345,
         "currency": "KES",
         "balance": "123.45",
+        "held_minor": 0,
     }
 
 

@@ -212,6 +212,21 @@ def test_insufficient_funds_fails_with_dp00900001007_and_the_balance_in_the_mess
     assert enquiry["status"]["response_code"] == "DP00900001007"
 
 
+def test_a_held_float_refuses_payouts_until_released_and_moves_no_money(airtel):
+    """``held_minor`` makes the float insufficient for a while (a reliability run's
+    "insufficient float at times") without changing the balance the books are held to."""
+    held = airtel.sandbox("PUT", "/wallet", json={"held_minor": 100_000_000 - 1999_99})
+    assert (held["balance_minor"], held["held_minor"]) == (100_000_000, 100_000_000 - 1999_99)
+
+    refused = airtel.disburse("733123456", 2000, new_id("tr")).json()
+    airtel.sandbox("PUT", "/wallet", json={"held_minor": 0})
+    paid = airtel.disburse("733123456", 2000, new_id("tr")).json()
+
+    assert refused["status"]["response_code"] == "DP00900001007"
+    assert paid["status"]["response_code"] == "DP00900001001"
+    assert airtel.wallet_minor() == 100_000_000 - 2000_00
+
+
 def test_the_fee_counts_when_checking_funds(start_airtel):
     airtel = start_airtel(disbursement_fee_minor=100)
     airtel.sandbox("PUT", "/wallet", json={"balance_minor": 200000})

@@ -177,6 +177,29 @@ def test_a_late_callback_arrives_after_the_configured_delay(airtel_cb, receiver)
     assert delivery["fault"] == "late"
 
 
+def test_out_of_order_callbacks_are_held_back_so_later_ones_overtake_them(airtel_cb, receiver):
+    """Each callback waits a random 0-max simulated seconds (seeded): sent in one order,
+    they arrive in another, and every one still arrives once."""
+    _faults(airtel_cb, out_of_order_callback_rate=1.0, out_of_order_max_delay_s=80)
+    ids = [new_id("col") for _ in range(8)]
+    for txn_id in ids:
+        airtel_cb.push(APPROVES, 150, txn_id)
+        airtel_cb.wait_final(txn_id)
+
+    for txn_id in ids:
+        receiver.wait_for(txn_id)
+    arrived = [
+        d["transaction_id"] for d in airtel_cb.sandbox("GET", "/callbacks") if d["delivered"]
+    ]
+    order = sorted(
+        ids,
+        key=lambda t: airtel_cb.delivery(t, lambda d: d["delivered"])["attempts"][0]["at"],
+    )
+    assert sorted(arrived) == sorted(ids)
+    assert order != ids
+    assert _counts(airtel_cb)["out_of_order_callback"] == len(ids)
+
+
 def test_a_callback_refused_by_the_merchant_is_retried_until_2xx(airtel_cb, receiver):
     receiver.answers.extend([500, 503])
     txn_id = new_id("col")
@@ -294,5 +317,6 @@ def test_injected_counts_list_every_fault_kind(airtel):
         "late_callback",
         "early_token_expiry",
         "ambiguous_enquiry",
+        "out_of_order_callback",
     } <= set(counts)
     assert set(counts.values()) == {0}

@@ -147,6 +147,21 @@ def test_overdraft_fails_with_insufficient_balance_code_1(mpesa: Mpesa) -> None:
     assert mpesa.balance_minor() == 200_000
 
 
+def test_a_held_float_fails_payouts_with_code_1_and_moves_no_money(mpesa: Mpesa) -> None:
+    """``held_minor`` makes the float insufficient without changing the balance."""
+    before = mpesa.balance_minor()
+    held = mpesa.http.put("/sandbox/wallet", json={"held_minor": before - 100_000}).json()
+    assert (held["balance_minor"], held["held_minor"]) == (before, before - 100_000)
+
+    ack = mpesa.post(B2C_V3, mpesa.b2c_body(Amount=2000))
+
+    assert mpesa.wait_final(ack.json()["ConversationID"])["result_code"] == "1"
+    assert mpesa.balance_minor() == before
+    mpesa.http.put("/sandbox/wallet", json={"held_minor": 0})
+    again = mpesa.post(B2C_V3, mpesa.b2c_body(Amount=2000))
+    assert mpesa.wait_final(again.json()["ConversationID"])["result_code"] == "0"
+
+
 @pytest.mark.parametrize(
     ("changes", "code"),
     [

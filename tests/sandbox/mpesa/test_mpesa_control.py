@@ -87,11 +87,17 @@ def test_wallet_get_and_put(mpesa: Mpesa) -> None:
         "balance_minor": 100_000_000,
         "currency": "KES",
         "balance": "1000000.00",
+        "held_minor": 0,
     }
 
     answer = mpesa.http.put("/sandbox/wallet", json={"balance_minor": 123_405})
 
-    assert answer.json() == {"balance_minor": 123_405, "currency": "KES", "balance": "1234.05"}
+    assert answer.json() == {
+        "balance_minor": 123_405,
+        "currency": "KES",
+        "balance": "1234.05",
+        "held_minor": 0,
+    }
     for bad in ({"balance_minor": -1}, {"balance_minor": "5"}, {"balance_minor": 1.5}, {}):
         assert mpesa.http.put("/sandbox/wallet", json=bad).status_code == 422
 
