@@ -64,5 +64,12 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+SEED ?= 1
+chaos: $(STAMP)
+	$(BIN)/qmoi chaos --seed $(SEED)
+
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -35,8 +35,7 @@ import pytest
 from sqlalchemy import Engine
 
 from qmoi.db.engine import create_db_engine
-from qmoi_sandbox.common.server import free_port
-from tests.e2e.books import (
+from qmoi_chaos.books import (
     Books,
     check_collections,
     check_transfers,
@@ -44,7 +43,7 @@ from tests.e2e.books import (
     payout_reference,
     read_books,
 )
-from tests.e2e.support import (
+from qmoi_chaos.processes import (
     Emulators,
     Process,
     Processes,
@@ -53,6 +52,7 @@ from tests.e2e.support import (
     wait_ready,
     wait_until,
 )
+from qmoi_sandbox.common.server import free_port
 
 pytestmark = [pytest.mark.transfer, pytest.mark.revenue, pytest.mark.slow]
 

@@ -11,6 +11,7 @@ import typer
 from typer.exceptions import TyperException
 
 from qmoi.cli import audit, backup, db, keys, ledger, revenue, secrets
+from qmoi.cli.chaos import chaos
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import INTERNAL, USAGE, fail
 from qmoi.cli.sandbox import sandbox
@@ -50,6 +51,7 @@ app.command("sandbox", context_settings={"allow_extra_args": True, "ignore_unkno
 app.add_typer(db.app, name="db")
 app.add_typer(revenue.app, name="revenue")
 app.command("transfer")(revenue.transfer)
+app.command("chaos")(chaos)
 app.add_typer(audit.app, name="audit")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(keys.app, name="keys")

@@ -86,9 +86,24 @@ def save_clock(var_dir: Path, clock: ScaledClock) -> None:
     )
 
 
+def _shared_clock(path: Path) -> ScaledClock:
+    clock = load_clock_file(path)
+    if clock is None:
+        raise ConfigError(
+            f"--sandbox-clock: {path} is not a readable clock file — it holds "
+            '{"start": ISO time, "speed": N, "origin": epoch seconds}, as `qmoi start` '
+            f"writes to {CLOCK_FILE}"
+        )
+    return clock
+
+
 def load_clock(var_dir: Path) -> ScaledClock | None:
+    return load_clock_file(var_dir / CLOCK_FILE)
+
+
+def load_clock_file(path: Path) -> ScaledClock | None:
     try:
-        data = json.loads((var_dir / CLOCK_FILE).read_text())
+        data = json.loads(path.read_text())
         return ScaledClock(
             datetime.fromisoformat(data["start"]), float(data["speed"]), float(data["origin"])
         )
@@ -107,13 +122,18 @@ async def assemble(
     seed: int | None = None,
     with_emulators: bool = True,
     simulate: bool = True,
+    clock_file: Path | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Everything ``qmoi start`` runs, built and torn down in order."""
-    if not settings.sandbox and (speed != 1.0 or start is not None):
-        raise ConfigError("--speed and --start exist only in the sandbox: live time is real")
+    """Everything ``qmoi start`` runs, built and torn down in order. ``clock_file``: tell
+    the time of an accelerated sandbox clock published there (split processes sharing
+    one simulated clock with emulators started elsewhere)."""
+    if not settings.sandbox and (speed != 1.0 or start is not None or clock_file is not None):
+        raise ConfigError(
+            "--speed, --start and --sandbox-clock exist only in the sandbox: live time is real"
+        )
     clock: Clock = SystemClock()
     if settings.sandbox:
-        scaled = sandbox_clock(speed, start)
+        scaled = sandbox_clock(speed, start) if clock_file is None else _shared_clock(clock_file)
         if with_emulators:  # the process that owns the sandbox's time publishes it
             save_clock(settings.var_dir, scaled)
         clock = scaled

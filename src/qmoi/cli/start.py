@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,6 +27,15 @@ StartAt = Annotated[
     typer.Option("--start", help="sandbox clock start, ISO 8601 with a zone (default: now)"),
 ]
 Seed = Annotated[int | None, typer.Option(help="make the simulation reproducible")]
+SandboxClock = Annotated[
+    Path | None,
+    typer.Option(
+        "--sandbox-clock",
+        help="sandbox only: tell the time of the accelerated clock in this JSON file "
+        '({"start", "speed", "origin"}, as `qmoi start` publishes it), shared with '
+        "emulators and other processes",
+    ),
+]
 Debug = Annotated[bool, typer.Option(help="debug logging")]
 
 
@@ -100,7 +110,17 @@ def start(
 
 
 def api(
-    ctx: typer.Context, host: Host = "127.0.0.1", port: Port = 8000, debug: Debug = False
+    ctx: typer.Context,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    debug: Debug = False,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--with-worker", help="also run every worker job here (one process on SQLite)"
+        ),
+    ] = False,
+    sandbox_clock: SandboxClock = None,
 ) -> None:
     """Serve the HTTP API only (run `qmoi worker` processes beside it)."""
     cli: CliContext = ctx.obj
@@ -108,30 +128,40 @@ def api(
 
     async def main() -> None:
         async with assemble(
-            settings, host=host, port=port, with_emulators=False, simulate=False
+            settings,
+            host=host,
+            port=port,
+            with_emulators=False,
+            simulate=False,
+            clock_file=sandbox_clock,
         ) as runtime:
             await _warn_owner(cli, runtime)
-            _banner(runtime, host, port, 1.0)
+            _banner(runtime, host, port, float(getattr(runtime.container.clock, "speed", 1.0)))
             await serve(
                 runtime,
                 host=host,
                 port=port,
                 run_api=True,
-                run_worker=False,
+                run_worker=with_worker,
                 log_level="info" if debug else "warning",
             )
 
     _run(main)
 
 
-def worker(ctx: typer.Context, debug: Debug = False) -> None:
+def worker(ctx: typer.Context, debug: Debug = False, sandbox_clock: SandboxClock = None) -> None:
     """Run a worker only: inbox, transfers, resolver, day roll-over."""
     cli: CliContext = ctx.obj
     settings = cli.settings(debug=debug)
 
     async def main() -> None:
         async with assemble(
-            settings, host="127.0.0.1", port=0, with_emulators=False, simulate=False
+            settings,
+            host="127.0.0.1",
+            port=0,
+            with_emulators=False,
+            simulate=False,
+            clock_file=sandbox_clock,
         ) as runtime:
             await _warn_owner(cli, runtime)
             out.print(f"QMOI worker {runtime.worker.name} — Ctrl-C stops", markup=False)

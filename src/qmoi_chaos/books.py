@@ -1,5 +1,6 @@
 """What QMOI's database says, read the way an auditor would, and the checks that hold
-it against the emulators' ground truth (``GET /sandbox/transactions``).
+it against the emulators' ground truth (``GET /sandbox/transactions``) — asserted by the
+end-to-end tests; :mod:`qmoi_chaos.truth` counts the same comparisons for a report.
 
 The emulators name things their own way: Airtel keys a transaction by the merchant's
 id (our collection reference, our transfer reference); Daraja keys an STK push by its
@@ -119,7 +120,16 @@ def expire_leases(engine: Engine) -> int:
 # --- the checks ------------------------------------------------------------------------
 
 
-def _collection_key(provider: str, collection: dict[str, Any]) -> str:
+class Mismatch(AssertionError):
+    """QMOI's books disagree with the emulator's ground truth (what a test fails on)."""
+
+
+def _require(condition: object, message: object = "") -> None:
+    if not condition:
+        raise Mismatch(str(message))
+
+
+def collection_key(provider: str, collection: dict[str, Any]) -> str:
     return str(
         collection["reference"] if provider == "airtel" else collection["provider_request_id"]
     )
@@ -136,26 +146,29 @@ def check_collections(books: Books, truth: list[dict[str, Any]], expected_minor:
     amount and under its receipt; nothing else is booked; nothing is left open."""
     provider = books.provider
     pushes = [x for x in truth if x["kind"] == "collection"]
-    assert not [x for x in pushes if x["status"] == "pending"], "the emulator still waits"
-    assert not books.open_collections, f"collections left open: {books.open_collections}"
+    _require(not [x for x in pushes if x["status"] == "pending"], "the emulator still waits")
+    _require(not books.open_collections, f"collections left open: {books.open_collections}")
     paid = {x["id"]: x for x in pushes if x["status"] == "succeeded"}
-    ours = {_collection_key(provider, c): c for c in books.collections}
-    assert len(ours) == len(books.collections), "two collections share a provider id"
+    ours = {collection_key(provider, c): c for c in books.collections}
+    _require(len(ours) == len(books.collections), "two collections share a provider id")
     booked = {k: c for k, c in ours.items() if c["state"] == "succeeded"}
-    assert set(booked) == set(paid), (
-        f"paid but not booked: {sorted(set(paid) - set(booked))}; "
-        f"booked but not paid: {sorted(set(booked) - set(paid))}"
+    _require(
+        set(booked) == set(paid),
+        (
+            f"paid but not booked: {sorted(set(paid) - set(booked))}; "
+            f"booked but not paid: {sorted(set(booked) - set(paid))}"
+        ),
     )
     for key, txn in paid.items():
         mine = booked[key]
-        assert mine["amount_minor"] == txn["amount_minor"], key
-        assert mine["provider_reference"] == txn["provider_id"], key
-        assert mine["entry_id"] is not None, f"{key} succeeded without a ledger entry"
+        _require(mine["amount_minor"] == txn["amount_minor"], key)
+        _require(mine["provider_reference"] == txn["provider_id"], key)
+        _require(mine["entry_id"] is not None, f"{key} succeeded without a ledger entry")
     receipts = Counter(e["reference"] for e in books.payment_entries)
-    assert receipts == Counter(f"{provider}:pay:{x['provider_id']}" for x in paid.values())
-    assert books.earned_minor == sum(x["amount_minor"] for x in paid.values()) == expected_minor
-    assert not books.suspense_entries, f"money in suspense: {books.suspense_entries}"
-    assert books.inbox_waiting == 0, "callbacks still waiting in the inbox"
+    _require(receipts == Counter(f"{provider}:pay:{x['provider_id']}" for x in paid.values()))
+    _require(books.earned_minor == sum(x["amount_minor"] for x in paid.values()) == expected_minor)
+    _require(not books.suspense_entries, f"money in suspense: {books.suspense_entries}")
+    _require(books.inbox_waiting == 0, "callbacks still waiting in the inbox")
 
 
 def check_transfers(
@@ -164,46 +177,52 @@ def check_transfers(
     """The auto-transfer rule, each chunk disbursed exactly once, and the ledger's wallet
     equal to the emulator's float movement."""
     provider = books.provider
-    assert not books.open_transfers, f"transfers left open: {books.open_transfers}"
+    _require(not books.open_transfers, f"transfers left open: {books.open_transfers}")
     payouts = [x for x in truth if x["kind"] == "disbursement"]
-    assert not [x for x in payouts if x["status"] == "pending"], "the emulator still pays"
+    _require(not [x for x in payouts if x["status"] == "pending"], "the emulator still pays")
     keys = Counter(payout_reference(provider, x) for x in payouts)
-    assert not [k for k, n in keys.items() if n > 1], f"disbursed twice: {keys}"
+    _require(not [k for k, n in keys.items() if n > 1], f"disbursed twice: {keys}")
     emulated = {payout_reference(provider, x): x for x in payouts}
     ours = {x["reference"]: x for x in books.transfers}
-    assert set(emulated) == set(ours), (
-        f"disbursed, unknown to QMOI: {sorted(set(emulated) - set(ours))}; "
-        f"in QMOI, never disbursed: {sorted(set(ours) - set(emulated))}"
+    _require(
+        set(emulated) == set(ours),
+        (
+            f"disbursed, unknown to QMOI: {sorted(set(emulated) - set(ours))}; "
+            f"in QMOI, never disbursed: {sorted(set(ours) - set(emulated))}"
+        ),
     )
     for reference, txn in emulated.items():
         mine = ours[reference]
-        assert mine["amount_minor"] == txn["amount_minor"], reference
-        assert mine["state"] == txn["status"], (reference, mine["state"], txn["status"])
+        _require(mine["amount_minor"] == txn["amount_minor"], reference)
+        _require(mine["state"] == txn["status"], (reference, mine["state"], txn["status"]))
         if txn["status"] == "succeeded":
-            assert mine["provider_reference"] == txn["provider_id"], reference
+            _require(mine["provider_reference"] == txn["provider_id"], reference)
     # The rule, per business day: floor(earned that day / chunk) chunks, numbered 1…n,
     # each paid exactly once (a refused chunk may be retried under the same number).
     auto = [x for x in books.transfers if x["trigger"] == "auto"]
-    assert auto, "no auto-transfer at all"
-    assert all(x["amount_minor"] == chunk_minor for x in auto)
+    _require(auto, "no auto-transfer at all")
+    _require(all(x["amount_minor"] == chunk_minor for x in auto))
     earned_by_day: Counter[object] = Counter()
     for entry in books.payment_entries:
         earned_by_day[entry["business_day"]] += entry["amount_minor"]
-    assert {x["business_day"] for x in auto} <= set(earned_by_day)
+    _require({x["business_day"] for x in auto} <= set(earned_by_day))
     for day, earned in earned_by_day.items():
         paid = Counter(
             x["sequence"] for x in auto if x["business_day"] == day and x["state"] == "succeeded"
         )
-        assert paid == Counter(range(1, earned // chunk_minor + 1)), (day, earned, paid)
+        _require(paid == Counter(range(1, earned // chunk_minor + 1)), (day, earned, paid))
     # Ledger and emulator agree on the money.
     fees = sum(x["fee_minor"] for x in payouts if x["status"] == "succeeded")
     paid_out = sum(x["amount_minor"] for x in payouts if x["status"] == "succeeded")
-    assert books.balances[accounts.in_transit(provider)] == 0
-    assert books.balances[accounts.wallet(provider)] == books.earned_minor - paid_out - fees, (
-        books.balances[accounts.wallet(provider)],
-        books.earned_minor,
-        paid_out,
-        fees,
-        [(x["reference"], x.get("fee_minor")) for x in books.transfers],
+    _require(books.balances[accounts.in_transit(provider)] == 0)
+    _require(
+        books.balances[accounts.wallet(provider)] == books.earned_minor - paid_out - fees,
+        (
+            books.balances[accounts.wallet(provider)],
+            books.earned_minor,
+            paid_out,
+            fees,
+            [(x["reference"], x.get("fee_minor")) for x in books.transfers],
+        ),
     )
-    assert wallet - opening_minor == books.earned_minor - paid_out - fees
+    _require(wallet - opening_minor == books.earned_minor - paid_out - fees)
