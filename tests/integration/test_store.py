@@ -161,6 +161,47 @@ def test_audit_chain_catches_a_removed_record(uows: UnitOfWorkFactory, signer) -
     assert verdict.broken.seq == 3
 
 
+def test_audit_chain_catches_records_cut_from_the_end(uows: UnitOfWorkFactory, signer) -> None:  # type: ignore[no-untyped-def]
+    for i in range(4):
+        with uows() as uow:
+            record_entry(uow, pay(f"p{i}"), "system")
+            uow.commit()
+    _tamper(uows, "DELETE FROM audit_log WHERE seq = 4")
+    verdict = verify_audit(uows, signer.verifier())
+    assert verdict.broken is not None
+    assert "head says record 4" in verdict.broken.reason
+
+
+def test_records_written_while_the_trail_is_verified_are_no_break(  # type: ignore[no-untyped-def]
+    uows: UnitOfWorkFactory, signer, monkeypatch
+) -> None:
+    """Regression (chaos run): ``qmoi audit verify`` beside running processes reported
+    "the head says 1537 is the last, but the chain ends at 1539": it read the head, then
+    two records were committed while it walked the chain."""
+    from qmoi.db.repositories import AuditRepository
+
+    for i in range(3):
+        with uows() as uow:
+            record_entry(uow, pay(f"p{i}"), "system")
+            uow.commit()
+    read_head = AuditRepository.head
+    appended = []
+
+    def head_then_a_write(self):  # type: ignore[no-untyped-def]
+        head = read_head(self)
+        if not appended:  # another process writes just after the head was read
+            appended.append(1)
+            with uows() as other:
+                record_entry(other, pay("p-late"), "system")
+                other.commit()
+        return head
+
+    monkeypatch.setattr(AuditRepository, "head", head_then_a_write)
+    verdict = verify_audit(uows, signer.verifier())
+    assert verdict.ok, verdict.broken
+    assert verdict.records in (3, 4)  # SQLite's read is a snapshot
+
+
 def test_audit_chain_catches_a_forged_signature(uows: UnitOfWorkFactory, signer, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from qmoi.security.signing import Signer
 
