@@ -34,8 +34,9 @@ class Comparison:
     in_suspense: int = 0
     #: of ``lost``: M-Pesa STK pushes whose answer *and* callback were both lost — QMOI
     #: never learnt their CheckoutRequestID, Daraja can be asked about a push only by
-    #: that id, so only the paybill statement shows the money (QMOI's resolver reads it:
-    #: any counted here is a loss all the same, told apart to show where to look)
+    #: that id, so only the paybill statement shows the money (QMOI's resolver reads it,
+    #: but in the chaos run such pushes still expire first: a loss all the same, told
+    #: apart to show where to look)
     unknowable: int = 0
     transfers: int = 0
     transfers_failed: int = 0

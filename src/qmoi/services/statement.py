@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import structlog
+
 from qmoi.domain.collection import Collection
 from qmoi.providers.base import (
     FailureReason,
@@ -23,6 +25,8 @@ from qmoi.providers.base import (
 )
 from qmoi.services.booking import NOT_FOUND_FLOOR_S
 from qmoi.services.context import Services
+
+log = structlog.get_logger("qmoi.services.statement")
 
 #: the statement is read from this long before the request (the provider's clock and
 #: ours differ a little — on a fast sandbox clock, a few real seconds are hours)
@@ -66,6 +70,13 @@ async def from_statement(services: Services, collection: Collection) -> Provider
             and uow.collections.by_provider_reference(provider, line.provider_reference) is None
         ]
         rivals = uow.collections.unmatched_unknown(provider, collection.msisdn, collection.amount)
+    log.info(
+        "statement.read",
+        reference=collection.reference,
+        lines=len(lines),
+        candidates=len(unbooked),
+        unnamed=len(rivals),
+    )
     if not unbooked:
         return ProviderStatus(
             Outcome.UNKNOWN,

@@ -190,6 +190,9 @@ class MpesaConnector:
         self._token: str | None = None
         self._token_refresh_at: datetime | None = None
         self._token_lock = asyncio.Lock()
+        #: one statement query at a time: they are long, and a burst of them fails
+        #: together whenever the token they share is refused
+        self._statement_lock = asyncio.Lock()
         try:
             self._allowlist = callbacks.parse_allowlist(settings.callback_allowlist)
         except ValueError as exc:
@@ -350,9 +353,9 @@ class MpesaConnector:
     # ----------------------------------------------------------------------------------
 
     @staticmethod
-    def _read(response: httpx.Response) -> _Answer:
+    def _read(response: httpx.Response, limit: int = wire.MAX_BODY_BYTES) -> _Answer:
         try:
-            data: dict[str, Any] | None = wire.decode_json(response.content)
+            data: dict[str, Any] | None = wire.decode_json(response.content, limit=limit)
         except wire.WireError:
             data = None
         error = wire.read_error(data) if data is not None else None
@@ -366,9 +369,11 @@ class MpesaConnector:
         *,
         money_moving: bool,
         reference: str | None = None,
+        answer_limit: int = wire.MAX_BODY_BYTES,
     ) -> dict[str, Any]:
         """POST with the bearer token; a refused token is replaced and the request resent
-        once (Daraja refuses it at the gate, so nothing was processed)."""
+        once (Daraja refuses it at the gate, so nothing was processed). An answer longer
+        than ``answer_limit`` bytes is not read."""
         for attempt in (1, 2):
             token = await self.access_token()
             try:
@@ -385,7 +390,7 @@ class MpesaConnector:
                     error=type(exc).__name__, outcome=error.code,
                 )  # fmt: skip
                 raise error from exc
-            answer = self._read(response)
+            answer = self._read(response, answer_limit)
             if answer.ok and answer.data is not None:
                 logger.debug(
                     "daraja answer", operation=operation, reference=reference,
@@ -566,13 +571,23 @@ class MpesaConnector:
         return status
 
     async def _pull(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        return await self._call("pull_transactions", wire.PULL_PATH, payload, money_moving=False)
+        return await self._call(
+            "pull_transactions",
+            wire.PULL_PATH,
+            payload,
+            money_moving=False,
+            answer_limit=wire.PULL_ANSWER_BYTES,
+        )
 
     async def statement(self, since: datetime, until: datetime) -> list[ProviderStatus]:
         """Completed customer payments to our shortcode between two instants, each as a
         SUCCEEDED status with its receipt, amount, number and time (Pull Transactions;
         unconfirmed, see ``wire.read_pull_page``). How a push whose answer and callback
         were both lost is found: nothing else can name it."""
+        async with self._statement_lock:
+            return await self._statement(since, until)
+
+    async def _statement(self, since: datetime, until: datetime) -> list[ProviderStatus]:
         lines: list[ProviderStatus] = []
         offset = 0
         while True:

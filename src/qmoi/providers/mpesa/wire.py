@@ -42,6 +42,8 @@ REVERSAL_PATH = "/mpesa/reversal/v1/request"
 #: Pull Transactions (unconfirmed: not in our provider notes; see :func:`read_pull_page`)
 PULL_PATH = "/pulltransactions/v1/query"
 PULL_PAGE = 1000
+#: a full page of statement lines is far longer than any other answer
+PULL_ANSWER_BYTES = 2 * 1024 * 1024
 
 # --------------------------------------------------------------------------------------
 # fixed values
