@@ -542,3 +542,60 @@ async def test_configuration_warnings_reach_the_owner_once_each(
     with services.uows(read_only=True) as uow:
         (note,) = [n for n in uow.notifications.recent() if n.kind == "configuration_warning"]
     assert "QMOI_AUTO_TRANSFER_AIRTEL" in note.message
+
+
+async def test_a_statement_line_goes_to_an_unnamed_push_only_when_nothing_else_can_own_it(
+    uows: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    """The statement books a push that could never be named — but never with a line
+    that a payment booked without a receipt (an STK query names none) could be: that
+    would book one payment twice."""
+    from dataclasses import dataclass as _dataclass
+    from dataclasses import field as _field
+
+    from qmoi.domain.collection import Collection
+    from qmoi.services.statement import from_statement
+
+    @_dataclass
+    class WithStatement(FakeProvider):
+        lines: list[ProviderStatus] = _field(default_factory=list)
+
+        async def statement(self, since: datetime, until: datetime) -> list[ProviderStatus]:
+            return self.lines
+
+    services = make_services(uows, clock)
+    fake_mpesa = WithStatement("mpesa")
+    services.providers["mpesa"] = fake_mpesa
+    msisdn, amount = "254708000123", kes("200")
+
+    def add(reference: str, state: CollectionState, receipt: str | None = None) -> Collection:
+        now = clock.now()
+        with uows() as uow:
+            made = uow.collections.add(
+                Collection(
+                    None, reference, "mpesa", msisdn, amount, StreamKey.AIRTIME_SALES,
+                    state, now, now, True, provider_reference=receipt, next_check_at=now,
+                )
+            )  # fmt: skip
+            uow.commit()
+        return made
+
+    unnamed = add("QC-unnamed", CollectionState.UNKNOWN)
+    clock.advance(timedelta(hours=1))  # the prompt is long over
+    fake_mpesa.lines = [
+        ProviderStatus(
+            Outcome.SUCCEEDED, "0", "on the statement",
+            provider_reference="UL-ONE", amount=amount, msisdn=msisdn,
+        )
+    ]  # fmt: skip
+    found = await from_statement(services, unnamed)
+    assert (found.outcome, found.provider_reference) == (Outcome.SUCCEEDED, "UL-ONE")
+
+    add("QC-queried", CollectionState.SUCCEEDED)  # paid, but its receipt never learnt
+    doubtful = await from_statement(services, unnamed)
+    assert doubtful.outcome is Outcome.UNKNOWN
+    assert doubtful.provider_code == "ambiguous_statement"
+
+    fake_mpesa.lines = []
+    none = await from_statement(services, unnamed)
+    assert none.reason is FailureReason.NOT_FOUND

@@ -140,6 +140,24 @@ class CollectionRepository:
         )
         return [_collection(r) for r in rows]
 
+    def receiptless_successes(self, provider: str, msisdn: str, amount: Money) -> int:
+        """Paid collections for that number and amount whose receipt QMOI never learnt
+        (settled by an enquiry that names none): a statement line may be theirs."""
+        return int(
+            self._session.scalar(
+                select(func.count())
+                .select_from(t.collections)
+                .where(
+                    t.collections.c.provider == provider,
+                    t.collections.c.msisdn == msisdn,
+                    t.collections.c.amount_minor == amount.minor,
+                    t.collections.c.state == CollectionState.SUCCEEDED.value,
+                    t.collections.c.provider_reference.is_(None),
+                )
+            )
+            or 0
+        )
+
     def save(self, collection: Collection, was: CollectionState) -> bool:
         """Write ``collection`` if its stored state is still ``was``; False otherwise."""
         assert collection.id is not None  # noqa: S101 - saved items were loaded

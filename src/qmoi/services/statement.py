@@ -4,9 +4,10 @@ An M-Pesa STK push whose answer was lost (a timeout after Daraja accepted it) le
 CheckoutRequestID to query; if its one callback is lost too, the customer's money is
 on the paybill and nowhere in QMOI. Once the prompt is long over, the statement of the
 push's minutes is read: exactly one unbooked payment from that number for that amount,
-with exactly one unnamed request it could belong to, is that request's payment (booked
-with its receipt); none at all means the customer did not pay. Anything else is left
-unknown — never guessed.
+with exactly one unnamed request it could belong to and no payment of that number and
+amount booked without a receipt (which the line could be), is that request's payment
+(booked with its receipt); none at all means the customer did not pay. Anything else is
+left unknown — never guessed.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ async def from_statement(services: Services, collection: Collection) -> Provider
             and uow.collections.by_provider_reference(provider, line.provider_reference) is None
         ]
         rivals = uow.collections.unmatched_unknown(provider, collection.msisdn, collection.amount)
+        # a payment booked from an enquiry that named no receipt may be any such line
+        shadowed = uow.collections.receiptless_successes(
+            provider, collection.msisdn, collection.amount
+        )
     log.info(
         "statement.read",
         reference=collection.reference,
@@ -84,10 +89,15 @@ async def from_statement(services: Services, collection: Collection) -> Provider
             "no payment from this number for this amount is on the statement",
             reason=FailureReason.NOT_FOUND,
         )
-    if len(unbooked) == 1 and [r.reference for r in rivals] == [collection.reference]:
+    if (
+        len(unbooked) == 1
+        and not shadowed
+        and [r.reference for r in rivals] == [collection.reference]
+    ):
         return unbooked[0]
     return ProviderStatus(
         Outcome.UNKNOWN,
         "ambiguous_statement",
-        f"{len(unbooked)} payment(s) on the statement for {len(rivals)} unnamed request(s)",
+        f"{len(unbooked)} payment(s) on the statement for {len(rivals)} unnamed request(s) "
+        f"and {shadowed} paid without a receipt",
     )
