@@ -84,9 +84,16 @@ class Emulators:
 
 @contextmanager
 def emulators(
-    *, api_url: str, speed: float, seed: int, customer_delay_s: tuple[float, float]
+    *,
+    api_url: str,
+    speed: float,
+    seed: int,
+    customer_delay_s: tuple[float, float],
+    airtel_config: Mapping[str, Any] | None = None,
+    mpesa_config: Mapping[str, Any] | None = None,
 ) -> Iterator[Emulators]:
     """Both emulators on free loopback ports; Airtel posts its callbacks to ``api_url``.
+    ``*_config`` override fields of each emulator's config (its credentials, say).
 
     M-Pesa: a payout fee as Daraja charges it, and no "same amount to the same customer
     within two minutes" refusal (each test customer pays several equal amounts).
@@ -97,6 +104,7 @@ def emulators(
         customer_delay_s=customer_delay_s,
         callback_url=f"{api_url}/api/airtel/callback",
         callback_first_retry_s=5.0,
+        **(airtel_config or {}),
     )
     mpesa = MpesaSandboxConfig(
         seed=seed + 1,
@@ -105,6 +113,7 @@ def emulators(
         result_delay_s=(1.0, 5.0),
         same_amount_window_s=0.0,
         key_bits=1024,
+        **(mpesa_config or {}),
     )
     with ExitStack() as stack, httpx.Client(timeout=10.0) as client:
         airtel_url = stack.enter_context(serve_in_thread(airtel_app(airtel)))
@@ -153,12 +162,16 @@ class Qmoi:
             **self.extra,
         }
 
-    def run(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        """A one-shot ``qmoi`` command (``db upgrade``, ``ledger verify``, …)."""
+    def run(
+        self, *args: str, timeout: float = 60.0, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """A one-shot ``qmoi`` command (``db upgrade``, ``ledger verify``, …); ``stdin``
+        answers its prompt (``secrets set``)."""
         return subprocess.run(  # noqa: S603 - our own qmoi, fixed arguments
             [QMOI, *args],
             cwd=self.root,
             env=self.env(self.root / "logs" / "cli"),
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,

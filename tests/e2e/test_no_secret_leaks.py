@@ -22,20 +22,15 @@ import secrets
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 
-from qmoi_sandbox.airtel import AirtelSandboxConfig
-from qmoi_sandbox.airtel import create_app as airtel_app
-from qmoi_sandbox.common.server import free_port, serve_in_thread
-from qmoi_sandbox.mpesa import MpesaSandboxConfig
-from qmoi_sandbox.mpesa import create_app as mpesa_app
-from tests.e2e.support import Emulators, Processes, Qmoi, wait_ready, wait_until
+from qmoi_sandbox.common.server import free_port
+from tests.e2e.support import Emulators, Processes, Qmoi, emulators, wait_ready, wait_until
 
 pytestmark = [pytest.mark.revenue, pytest.mark.slow]
 
@@ -61,33 +56,21 @@ def encodings(value: str) -> list[bytes]:
     return [raw, base64.b64encode(raw), quote(value, safe="").encode()]
 
 
-@contextmanager
-def vault_only_emulators(api_url: str) -> Iterator[Emulators]:
-    airtel = AirtelSandboxConfig(
-        client_secret=VAULTED["AIRTEL_CLIENT_SECRET"],
-        pin=PIN,
+def vault_only_emulators(api_url: str) -> AbstractContextManager[Emulators]:
+    """Both emulators, accepting only the vault's credentials."""
+    return emulators(
+        api_url=api_url,
+        speed=300.0,
         seed=5,
-        speed=300.0,
         customer_delay_s=(1.0, 3.0),
-        callback_url=f"{api_url}/api/airtel/callback",
-        callback_first_retry_s=5.0,
+        airtel_config={"client_secret": VAULTED["AIRTEL_CLIENT_SECRET"], "pin": PIN},
+        mpesa_config={
+            "consumer_key": VAULTED["MPESA_CONSUMER_KEY"],
+            "consumer_secret": VAULTED["MPESA_CONSUMER_SECRET"],
+            "passkey": VAULTED["MPESA_PASSKEY"],
+            "initiator_password": VAULTED["MPESA_INITIATOR_PASSWORD"],
+        },
     )
-    mpesa = MpesaSandboxConfig(
-        consumer_key=VAULTED["MPESA_CONSUMER_KEY"],
-        consumer_secret=VAULTED["MPESA_CONSUMER_SECRET"],
-        passkey=VAULTED["MPESA_PASSKEY"],
-        initiator_password=VAULTED["MPESA_INITIATOR_PASSWORD"],
-        seed=6,
-        speed=300.0,
-        customer_delay_s=(1.0, 3.0),
-        result_delay_s=(1.0, 3.0),
-        same_amount_window_s=0.0,
-        key_bits=1024,
-    )
-    with ExitStack() as stack, httpx.Client(timeout=10.0) as client:
-        airtel_url = stack.enter_context(serve_in_thread(airtel_app(airtel)))
-        mpesa_url = stack.enter_context(serve_in_thread(mpesa_app(mpesa)))
-        yield Emulators(airtel_url, mpesa_url, client)
 
 
 def database_bytes(database_url: str, root: Path) -> bytes:
@@ -148,7 +131,7 @@ def test_no_secret_is_readable_from_the_database_the_logs_or_any_answer(
         }
         assert qmoi.run("db", "upgrade").returncode == 0
         for name, value in {**VAULTED, "AIRTEL_PIN": PIN}.items():
-            done = _run_with_stdin(qmoi, ["secrets", "set", name], value)
+            done = qmoi.run("secrets", "set", name, stdin=value + "\n")
             assert done.returncode == 0, done.stdout + done.stderr
 
         processes = Processes(qmoi)
@@ -196,21 +179,6 @@ def _around(data: bytes, secret: bytes, name: str) -> str:
         return ""
     window = data[max(0, at - 150) : at + len(secret) + 60].replace(secret, f"<{name}>".encode())
     return window.decode(errors="replace")
-
-
-def _run_with_stdin(qmoi: Qmoi, args: list[str], value: str) -> subprocess.CompletedProcess[str]:
-    from tests.e2e.support import QMOI
-
-    return subprocess.run(
-        [QMOI, *args],
-        cwd=qmoi.root,
-        env=qmoi.env(qmoi.root / "logs" / "cli"),
-        input=value + "\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def _collect_and_pay_out(

@@ -23,7 +23,7 @@ QMOI = shutil.which("qmoi") or str(Path(__file__).parents[2] / ".venv" / "bin" /
 
 
 def qmoi(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
+    cwd: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v
@@ -34,6 +34,7 @@ def qmoi(
         [QMOI, *args],
         cwd=cwd,
         env={**clean, **(env or {})},
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,7 +5,6 @@ where nothing else sets them, and survive key rotation — by key file and by
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from qmoi.config import RawValues
 from qmoi.db.engine import create_db_engine
 from qmoi.security import secret_key
 from qmoi.services import vault
-from tests.integration.test_cli import QMOI
+from tests.integration.test_cli import qmoi
 
 #: said outright: a client secret with no environment would otherwise mean "staging"
 SANDBOX = {"AIRTEL_ENVIRONMENT": "sandbox", "MPESA_ENVIRONMENT": "sandbox"}
@@ -41,21 +40,7 @@ def refused(cwd: Path, *args: str, stdin: str = "", env: dict[str, str] | None =
 def _run(
     cwd: Path, args: tuple[str, ...], stdin: str, env: dict[str, str] | None
 ) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("QMOI_", "AIRTEL_", "MPESA_", "DEBUG_"))
-    }
-    return subprocess.run(
-        [QMOI, *args],
-        cwd=cwd,
-        env={**clean, **SANDBOX, **(env or {})},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return qmoi(cwd, *args, env={**SANDBOX, **(env or {})}, stdin=stdin)
 
 
 @pytest.fixture
