@@ -59,6 +59,10 @@ async def from_statement(services: Services, collection: Collection) -> Provider
     try:
         lines = await connector.statement(since, until)
     except ProviderError as exc:
+        log.warning(
+            "statement.unread", reference=collection.reference, code=exc.code,
+            provider_code=exc.provider_code, detail=exc.detail,
+        )  # fmt: skip
         return ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
     provider = collection.provider
     with services.uows(read_only=True) as uow:

@@ -317,3 +317,17 @@ def test_a_statement_page_is_read_and_an_unreadable_line_names_nothing() -> None
     assert second.outcome is Outcome.UNKNOWN  # fractional shillings: not a payment we know
     with pytest.raises(wire.WireError):
         wire.read_pull_page({"ResponseCode": "1001", "ResponseMessage": "No records"})
+
+
+def test_a_full_statement_page_is_read_and_a_longer_one_refused() -> None:
+    """A page holds up to PULL_PAGE lines — far more than a result's parameter lists
+    (the chaos run found pages of a few hundred refused as unreadable)."""
+
+    def answer(count: int) -> dict[str, object]:
+        line = {"transactionId": "UL1", "trxDate": "2026-12-04T10:00:05+03:00",
+                "msisdn": 254708374149, "amount": "150"}  # fmt: skip
+        return {"ResponseCode": "1000", "Response": [[line] * count]}
+
+    assert len(wire.read_pull_page(answer(wire.PULL_PAGE))) == wire.PULL_PAGE
+    with pytest.raises(wire.WireError, match="more than"):
+        wire.read_pull_page(answer(wire.PULL_PAGE + 1))

@@ -216,15 +216,16 @@ def _object(data: Mapping[str, Any], name: str, *, required: bool = True) -> Map
     return value
 
 
-def _list_of_objects(value: object, name: str) -> list[Mapping[str, Any]]:
-    """Daraja lists sometimes collapse to one object when they hold one element."""
+def _list_of_objects(value: object, name: str, limit: int = 100) -> list[Mapping[str, Any]]:
+    """Daraja lists sometimes collapse to one object when they hold one element. A
+    result's parameter lists are short; more than ``limit`` entries is not an answer."""
     if value is None:
         return []
     items = [value] if isinstance(value, dict) else value
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise WireError("invalid_field", f"{name} is not a list of objects")
-    if len(items) > 100:
-        raise WireError("invalid_field", f"{name} has more than 100 entries")
+    if len(items) > limit:
+        raise WireError("invalid_field", f"{name} has more than {limit} entries")
     return items
 
 
@@ -714,7 +715,7 @@ def read_pull_page(data: Mapping[str, Any]) -> list[PulledPayment]:
         raise WireError("wrong_type", "Response is not a list")
     payments: list[PulledPayment] = []
     for page in outer:
-        for line in _list_of_objects(page, "Response[]"):
+        for line in _list_of_objects(page, "Response[]", limit=PULL_PAGE):
             amount = scalar(_get(line, "amount", required=True), "amount")
             if amount is None:  # pragma: no cover - _get(required=True) never returns None
                 raise WireError("missing_field", "amount is missing")
