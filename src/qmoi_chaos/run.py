@@ -715,6 +715,7 @@ def judge(d: Deployment, driver: Driver, engine: Any, settled: bool, drain_s: fl
         "phantom_booked": comparison.phantom_booked,
         "in_suspense": comparison.in_suspense,
         "lost_answer_and_callback": comparison.unknowable,
+        "found_on_statement": comparison.found_on_statement,
         "phantom_transfers": comparison.phantom_transfers,
         "transfers_failed": comparison.transfers_failed,
         "disbursements_attempted": comparison.disbursements,

@@ -28,6 +28,7 @@ def render(report: Report, console: Console) -> None:
         d["lost_answer_and_callback"],
         d["lost_answer_and_callback"] == 0,
     )
+    row("found on the M-Pesa statement", d["found_on_statement"])
     row("double booked", report.double_booked, report.double_booked == 0)
     row("booked, never paid", d["phantom_booked"], d["phantom_booked"] == 0)
     row("transfers paid", report.transfers)

@@ -34,10 +34,11 @@ class Comparison:
     in_suspense: int = 0
     #: of ``lost``: M-Pesa STK pushes whose answer *and* callback were both lost — QMOI
     #: never learnt their CheckoutRequestID, Daraja can be asked about a push only by
-    #: that id, so only the paybill statement shows the money (QMOI's resolver reads it,
-    #: but in the chaos run such pushes still expire first: a loss all the same, told
-    #: apart to show where to look)
+    #: that id, so only the paybill statement shows the money; told apart to show where
+    #: to look when the statement did not rescue them
     unknowable: int = 0
+    #: pushes QMOI booked from the statement (success without a CheckoutRequestID)
+    found_on_statement: int = 0
     transfers: int = 0
     transfers_failed: int = 0
     disbursements: int = 0
@@ -221,6 +222,13 @@ def _collections(
         if receipt not in paid:
             result.phantom_booked += 1
             result.problem(f"{provider}: {receipt} booked, never paid in the emulator")
+    result.found_on_statement += sum(
+        1
+        for c in books.collections
+        if c["state"] == "succeeded"
+        and c["origin"] == "request"
+        and c["provider_request_id"] is None
+    )
     # Lag: from the emulator's completion to QMOI's success, in simulated seconds.
     completed = {x["id"]: _at(x.get("completed_at")) for x in pushes}
     for c in books.collections:
