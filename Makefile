@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_WORKERS ?= auto
 AUDIT_PROBE := https://pypi.org/pypi/fastapi/0.165.0/json
 
-.PHONY: audit run test test-unit test-airtel test-mpesa test-revenue test-transfer test-postgres lint format bench install clean
+.PHONY: audit run test test-unit test-airtel test-mpesa test-revenue test-transfer test-postgres lint format bench chaos soak install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
