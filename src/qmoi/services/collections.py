@@ -31,7 +31,7 @@ from qmoi.providers.base import (
 )
 from qmoi.services.booking import ConcurrentUpdate, apply_collection_status
 from qmoi.services.context import Services
-from qmoi.services.transient import with_patience
+from qmoi.services.transient import patiently
 
 log = structlog.get_logger("qmoi.services.collections")
 
@@ -147,7 +147,7 @@ async def send_collection(services: Services, collection: Collection) -> Collect
         return _record_not_sent(services, collection, exc)
     except OutcomeUnknown as exc:
         status = ProviderStatus(Outcome.UNKNOWN, exc.provider_code or "unknown", exc.detail)
-        return record_status(services, collection, status, "collect", request_id=None)
+        return await record_status(services, collection, status, "collect", request_id=None)
     except (Rejected, AuthenticationFailed) as exc:
         reason = (
             FailureReason.AUTHORIZATION
@@ -157,11 +157,11 @@ async def send_collection(services: Services, collection: Collection) -> Collect
         status = ProviderStatus(
             Outcome.FAILED, exc.provider_code or exc.code, exc.detail, reason=reason
         )
-        return record_status(services, collection, status, "collect", request_id=None)
+        return await record_status(services, collection, status, "collect", request_id=None)
     except ProviderError as exc:
         status = ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
-        return record_status(services, collection, status, "collect", request_id=None)
-    return record_status(
+        return await record_status(services, collection, status, "collect", request_id=None)
+    return await record_status(
         services,
         collection,
         submission.status,
@@ -170,7 +170,7 @@ async def send_collection(services: Services, collection: Collection) -> Collect
     )
 
 
-def record_status(
+async def record_status(
     services: Services,
     collection: Collection,
     status: ProviderStatus,
@@ -180,7 +180,7 @@ def record_status(
 ) -> Collection:
     """Apply ``status`` in a fresh transaction, reloading if another process got there;
     patient while the database is away (the answer may name a push nothing else does)."""
-    return with_patience(
+    return await patiently(
         lambda: _record_status(services, collection, status, source, request_id=request_id),
         "collection status",
     )

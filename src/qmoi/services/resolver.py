@@ -58,7 +58,7 @@ async def resolve_collection(services: Services, collection: Collection) -> Coll
                 "send_interrupted",
                 "the push may have been sent; waiting for its callback",
             )
-            return record_status(services, collection, status, "resolver", request_id=None)
+            return await record_status(services, collection, status, "resolver", request_id=None)
     status = await _enquire(services, collection)
     if (
         collection.state is CollectionState.REQUESTED
@@ -67,7 +67,7 @@ async def resolve_collection(services: Services, collection: Collection) -> Coll
         and status.reason.value == "not_found"
     ):
         return await send_collection(services, collection)  # the provider never had it
-    return record_status(services, collection, status, "enquiry", request_id=None)
+    return await record_status(services, collection, status, "enquiry", request_id=None)
 
 
 async def _enquire(services: Services, collection: Collection) -> ProviderStatus:
