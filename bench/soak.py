@@ -10,10 +10,12 @@ for a seeded pending collection, each sent once) and in time, loopback only.
 
 It reports throughput (sent and booked per second), p50 / p99 latency, errors, and the
 resident memory of every QMOI process shortly after the start and at the end; growth
-above 10% is reported as a finding. Afterwards every callback must be booked exactly
-once. Knobs (environment): ``SOAK_RATE`` (300), ``SOAK_DURATION_S`` (600),
-``SOAK_CLIENTS`` (connections, 128), ``SOAK_CHUNK_KES`` (auto-transfer chunk, 50,000),
-``SOAK_POSTGRES_URL`` (else as ``make bench``). Results go to ``bench/soak.json``.
+above 10% is reported as a finding. Memory is also read every minute, so the finding can
+say whether a process was still growing in the second half or had levelled off.
+Afterwards every callback must be booked exactly once. Knobs (environment):
+``SOAK_RATE`` (300), ``SOAK_DURATION_S`` (600), ``SOAK_CLIENTS`` (connections, 128),
+``SOAK_CHUNK_KES`` (auto-transfer chunk, 50,000), ``SOAK_POSTGRES_URL`` (else as
+``make bench``). Results go to ``bench/soak.json``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from bench.loadgen import _exchange, percentile
 RESULT = Path(__file__).with_name("soak.json")
 GROWTH_FINDING = 0.10
 WARM_S = 15.0  # the "start" memory reading is taken this long into the load
+SAMPLE_S = 60.0  # and memory is read again this often, to tell a leak from a warm-up
 
 
 def _env_number(name: str, default: float) -> float:
@@ -159,6 +162,36 @@ def _memory(processes: list[procs.Proc]) -> dict[str, float | None]:
     return {p.name: procs.rss_mb(p.pid) for p in processes}
 
 
+def _growth(
+    start: dict[str, float | None], end: dict[str, float | None]
+) -> dict[str, float | None]:
+    growth: dict[str, float | None] = {}
+    for name, before in start.items():
+        after = end.get(name)
+        growth[name] = round(after / before - 1, 3) if before and after else None
+    return growth
+
+
+def _wait_sampling(
+    load: subprocess.Popen[bytes], processes: list[procs.Proc], began: float, limit_s: float
+) -> list[dict[str, Any]]:
+    """Wait for the load generator, reading every process's memory each SAMPLE_S."""
+    samples: list[dict[str, Any]] = []
+    next_at = began + SAMPLE_S
+    deadline = began + limit_s
+    while load.poll() is None:
+        if time.monotonic() > deadline:
+            load.kill()
+            raise SystemExit("soak: the load generator did not finish in time")
+        if time.monotonic() >= next_at:
+            samples.append({"at_s": round(next_at - began), **_memory(processes)})
+            next_at += SAMPLE_S
+        time.sleep(0.5)
+    if load.returncode != 0:
+        raise SystemExit(f"soak: the load generator failed ({load.returncode})")
+    return samples
+
+
 def main() -> None:
     rate = _env_number("SOAK_RATE", 300)
     duration = _env_number("SOAK_DURATION_S", 600)
@@ -237,11 +270,14 @@ def main() -> None:
             cwd=procs.REPO,
             stdin=subprocess.DEVNULL,
         )
+        began = time.monotonic()
         time.sleep(min(WARM_S, duration / 4))
         memory_start = _memory(qmoi)
-        if load.wait(timeout=duration * 3 + 600) != 0:
-            raise SystemExit(f"soak: the load generator failed ({load.returncode})")
+        samples = _wait_sampling(load, qmoi, began, duration * 3 + 600)
         memory_end = _memory(qmoi)
+        # from the reading nearest half-time to the end: levelling off, or still growing
+        halfway = min(samples, key=lambda s: abs(s["at_s"] - duration / 2), default=None)
+        memory_half = {n: halfway[n] for n in memory_start} if halfway else memory_start
         result: dict[str, Any] = json.loads((tmp / "load.json").read_text())
         deadline = time.monotonic() + 300
         booked, distinct, paid = _booked(db_url)
@@ -251,12 +287,11 @@ def main() -> None:
         for proc in qmoi:
             if proc.popen.poll() is not None:
                 raise SystemExit(f"soak: {proc.name} died:\n{proc.tail()}")
-        growth = {
-            n: round((memory_end[n] or 0) / memory_start[n] - 1, 3) if memory_start[n] else None
-            for n in memory_start
-        }
+        growth = _growth(memory_start, memory_end)
+        growth_second_half = _growth(memory_half, memory_end)
         findings = [
-            f"{n}: resident memory grew {g:.0%} ({memory_start[n]:.0f} → {memory_end[n]:.0f} MB)"
+            f"{n}: resident memory grew {g:.0%} ({memory_start[n]:.0f} → {memory_end[n]:.0f} MB"
+            f"; {growth_second_half[n] or 0:+.0%} from half-time to the end)"
             for n, g in growth.items()
             if g is not None and g > GROWTH_FINDING
         ]
@@ -276,6 +311,8 @@ def main() -> None:
             "rss_mb_start": memory_start,
             "rss_mb_end": memory_end,
             "rss_growth": growth,
+            "rss_mb_samples": samples,
+            "rss_growth_second_half": growth_second_half,
             "findings": findings,
         }
         RESULT.write_text(json.dumps(report, indent=2) + "\n")
