@@ -38,6 +38,10 @@ NUMBER = "254733000100"
 
 @pytest.fixture
 def services(uows: UnitOfWorkFactory, clock: ManualClock) -> Services:
+    return services_over(uows, clock)
+
+
+def services_over(uows: UnitOfWorkFactory, clock: ManualClock) -> Services:
     built, report = build_settings(RawValues({"QMOI_AUTO_TRANSFER_ENABLED": "false"}))
     assert built is not None, report.problems
     policy = replace(policy_from(built), sandbox=True)
@@ -174,6 +178,47 @@ async def test_bulk_booking_keeps_the_books_whatever_the_batch(
         assert uow.ledger.balance(accounts.wallet("airtel")) - before == Money(expected, "KES")
         assert uow.inbox.counts().get("received", 0) == 0
     assert verify_ledger(services.uows) == []
+
+
+async def test_batches_of_every_size_reuse_the_same_compiled_statements(
+    db_url: str, clock: ManualClock, signer: Signer
+) -> None:
+    """Regression (soak): every process grew by hundreds of MB in 10 minutes of
+    callbacks, because the bulk update of collections took a new shape for each batch
+    size and each was compiled and kept in SQLAlchemy's statement cache. Batches of 1 to
+    8 payments must leave that cache as the first ones did."""
+    from zoneinfo import ZoneInfo
+
+    from qmoi.db.engine import create_db_engine
+
+    cache: dict[Any, Any] = {}
+    engine = create_db_engine(db_url, pool_size=4)
+    try:
+        cached = engine.execution_options(compiled_cache=cache)
+        services = services_over(
+            UnitOfWorkFactory(cached, clock, ZoneInfo("Africa/Nairobi"), signer), clock
+        )
+        collections = await ask(services, *range(10, 10 + sum(range(2, 9))))
+        start = 0
+        grown = []
+        for size in range(2, 9):
+            batch = collections[start : start + size]
+            start += size
+            with services.uows() as uow:
+                book_many(
+                    uow,
+                    services.policy,
+                    [(c, paid(c, f"R-{c.reference}")) for c in batch],
+                    source="t",
+                )
+                uow.commit()
+            grown.append(len(cache))
+        assert grown[-1] == grown[1], f"compiled statements after each batch: {grown}"
+        with services.uows(read_only=True) as uow:
+            wallet = uow.ledger.balance(accounts.wallet("airtel"))
+        assert wallet == Money(sum(c.amount.minor for c in collections), "KES")
+    finally:
+        engine.dispose()
 
 
 async def test_the_audit_chain_verifies_after_bulk_booking(
