@@ -181,44 +181,30 @@ async def test_bulk_booking_keeps_the_books_whatever_the_batch(
 
 
 async def test_batches_of_every_size_reuse_the_same_compiled_statements(
-    db_url: str, clock: ManualClock, signer: Signer
+    uows: UnitOfWorkFactory, clock: ManualClock
 ) -> None:
     """Regression (soak): every process grew by hundreds of MB in 10 minutes of
     callbacks, because the bulk update of collections took a new shape for each batch
-    size and each was compiled and kept in SQLAlchemy's statement cache. Batches of 1 to
+    size and each was compiled and kept in SQLAlchemy's statement cache. Batches of 2 to
     8 payments must leave that cache as the first ones did."""
-    from zoneinfo import ZoneInfo
-
-    from qmoi.db.engine import create_db_engine
-
     cache: dict[Any, Any] = {}
-    engine = create_db_engine(db_url, pool_size=4)
-    try:
-        cached = engine.execution_options(compiled_cache=cache)
-        services = services_over(
-            UnitOfWorkFactory(cached, clock, ZoneInfo("Africa/Nairobi"), signer), clock
-        )
-        collections = await ask(services, *range(10, 10 + sum(range(2, 9))))
-        start = 0
-        grown = []
-        for size in range(2, 9):
-            batch = collections[start : start + size]
-            start += size
-            with services.uows() as uow:
-                book_many(
-                    uow,
-                    services.policy,
-                    [(c, paid(c, f"R-{c.reference}")) for c in batch],
-                    source="t",
-                )
-                uow.commit()
-            grown.append(len(cache))
-        assert grown[-1] == grown[1], f"compiled statements after each batch: {grown}"
-        with services.uows(read_only=True) as uow:
-            wallet = uow.ledger.balance(accounts.wallet("airtel"))
-        assert wallet == Money(sum(c.amount.minor for c in collections), "KES")
-    finally:
-        engine.dispose()
+    cached = uows.engine.execution_options(compiled_cache=cache)
+    services = services_over(UnitOfWorkFactory(cached, clock, uows.tz, uows.signer), clock)
+    collections = await ask(services, *range(10, 10 + sum(range(2, 9))))
+    start = 0
+    grown = []
+    for size in range(2, 9):
+        batch = collections[start : start + size]
+        start += size
+        with services.uows() as uow:
+            successes = [(c, paid(c, f"R-{c.reference}")) for c in batch]
+            book_many(uow, services.policy, successes, source="t")
+            uow.commit()
+        grown.append(len(cache))
+    assert grown[-1] == grown[1], f"compiled statements after each batch: {grown}"
+    with services.uows(read_only=True) as uow:
+        wallet = uow.ledger.balance(accounts.wallet("airtel"))
+    assert wallet == Money(sum(c.amount.minor for c in collections), "KES")
 
 
 async def test_the_audit_chain_verifies_after_bulk_booking(

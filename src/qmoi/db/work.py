@@ -205,7 +205,7 @@ class CollectionRepository:
         if not items:
             return set()
         c = t.collections.c
-        locked = set(
+        locked: set[int] = set(
             self._session.scalars(
                 select(c.id)
                 .where(tuple_(c.id, c.state).in_([(item.id, was.value) for item, was in items]))
@@ -222,7 +222,7 @@ class CollectionRepository:
             self._session.connection().execute(
                 update(t.collections).where(c.id == bindparam("item_id")), rows
             )
-        return {int(i) for i in locked}
+        return locked
 
     def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[Collection]:
         """Unfinished collections whose next check is due, leased to the caller."""
