@@ -10,6 +10,7 @@ and phone numbers are masked to their last three digits.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
@@ -91,6 +92,12 @@ class _AirtelOnly(logging.Filter):
         return isinstance(msg, dict) and msg.get("provider") == "airtel"
 
 
+def _private_file(path: Path) -> None:
+    """Create ``path`` owner-only if it is missing (a FileHandler would make it 0644
+    under a common umask); an existing file keeps its mode."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+
+
 def configure(
     log_dir: Path | None,
     *,
@@ -137,7 +144,7 @@ def configure(
         stream.setFormatter(formatter(structlog.dev.ConsoleRenderer(colors=False)))
         root.addHandler(stream)
     if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
+        log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # logs name customers
         json_renderer = structlog.processors.JSONRenderer()
         with_traceback = structlog.processors.format_exc_info
         files = [
@@ -147,6 +154,7 @@ def configure(
         if debug_airtel:
             files.append(("airtel_debug.log", logging.DEBUG, _AirtelOnly()))
         for name, level, log_filter in files:
+            _private_file(log_dir / name)
             handler = logging.FileHandler(log_dir / name, encoding="utf-8")
             handler.setLevel(level)
             handler.setFormatter(formatter(json_renderer, with_traceback, scrub_exception))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,10 @@ from qmoi.domain.streams import StreamKey
 from qmoi.services.bookkeeping import record_entry
 
 QMOI = shutil.which("qmoi") or str(Path(__file__).parents[2] / ".venv" / "bin" / "qmoi")
+
+
+#: the umask most systems give a user: what QMOI must not rely on for privacy
+COMMON_UMASK = 0o022
 
 
 def qmoi(
@@ -39,6 +44,7 @@ def qmoi(
         text=True,
         timeout=60,
         check=False,
+        preexec_fn=lambda: os.umask(COMMON_UMASK),  # as a user's shell starts it
     )
 
 
@@ -286,3 +292,62 @@ def test_an_audit_export_verifies_alone_and_any_tampering_is_named(tmp_path: Pat
     assert junk.returncode == 1
     assert "is it a file `qmoi audit export` wrote?" in junk.stdout
     assert "Traceback" not in junk.stdout + junk.stderr
+
+
+def modes(*roots: Path) -> dict[str, int]:
+    """Permission bits of each root and everything under it, by path."""
+    found = {}
+    for root in roots:
+        for path in [root, *root.rglob("*")]:
+            found[str(path)] = stat.S_IMODE(path.lstat().st_mode)
+    return found
+
+
+def test_the_database_keys_and_logs_qmoi_creates_are_its_users_alone(tmp_path: Path) -> None:
+    """They hold customers' phone numbers and secrets: files 0600, directories 0700,
+    whatever the umask QMOI was started with — from the moment each is made."""
+    var, logs = tmp_path / "var", tmp_path / "logs"
+    for command in (["db", "upgrade"], ["keys", "create", "--role", "viewer", "--name", "x"]):
+        result = qmoi(tmp_path, *command)
+        assert result.returncode == 0, result.stderr
+        found = modes(var, logs)
+        for path, mode in found.items():
+            assert mode == (0o700 if Path(path).is_dir() else 0o600), (command, path, oct(mode))
+    made = {var / "qmoi.db", logs / "qmoi.log", logs / "airtel_revenue.log"}
+    assert {str(path) for path in made} <= set(found)
+    assert "files.made_private" not in (logs / "qmoi.log").read_text()  # nothing to tighten
+
+
+def test_files_an_older_qmoi_left_readable_are_made_private_when_it_starts(
+    tmp_path: Path,
+) -> None:
+    elsewhere = tmp_path / "data"
+    env = {"QMOI_DATABASE_URL": f"sqlite:///{elsewhere / 'shop.db'}"}
+    assert qmoi(tmp_path, "db", "upgrade", env=env).returncode == 0
+    var, logs, database = tmp_path / "var", tmp_path / "logs", elsewhere / "shop.db"
+    (var / "sandbox_clock.json").write_text("{}")
+    for path in (var, logs, elsewhere):  # as QMOI used to leave them
+        path.chmod(0o755)
+    for path in (database, logs / "qmoi.log", var / "sandbox_clock.json"):
+        path.chmod(0o644)
+
+    result = qmoi(tmp_path, "db", "status", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path, mode in modes(var, logs).items():
+        assert mode == (0o700 if Path(path).is_dir() else 0o600), (path, oct(mode))
+    sides = [Path(f"{database}{side}") for side in ("-wal", "-shm")]
+    for path in (database, *(side for side in sides if side.exists())):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o755  # not QMOI's directory
+    said = [
+        json.loads(line)
+        for line in (logs / "qmoi.log").read_text().splitlines()
+        if "files.made_private" in line
+    ]
+    assert len(said) == 1
+    opened = {str(p) for p in (var, logs, logs / "qmoi.log", var / "sandbox_clock.json")}
+    assert opened | {str(database)} <= set(said[0]["paths"])
+    assert set(said[0]["paths"]) <= opened | {str(p) for p in (database, *sides)}
+    again = qmoi(tmp_path, "db", "status", env=env)
+    assert again.returncode == 0
+    assert (logs / "qmoi.log").read_text().count("files.made_private") == 1  # said once

@@ -29,9 +29,9 @@ from qmoi.services.intake import Intake
 log = structlog.get_logger("qmoi.api")
 
 
-def create_app(container: Container) -> FastAPI:
+def create_app(container: Container, *, throttle: AuthThrottle | None = None) -> FastAPI:
     """The API over a built container (its ``services`` must be wired for the revenue
-    routes; health routes work without)."""
+    routes; health routes work without). ``throttle``: one with another clock (tests)."""
     app = FastAPI(
         title="QMOI",
         version=__version__,
@@ -39,7 +39,7 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     app.state.services = container.services
-    app.state.throttle = AuthThrottle()
+    app.state.throttle = throttle if throttle is not None else AuthThrottle()
     app.add_middleware(BodyLimit)
     if container.services is not None:
         app.state.intake = Intake(container.services.uows)

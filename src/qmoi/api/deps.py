@@ -1,6 +1,7 @@
 """Request dependencies: who is calling — the master key or an API key as a Bearer
-token (constant-time compares), or a signed-in dashboard session — what role that is,
-and whether the route allows it; and the services of this process.
+token (constant-time compares; not checked at all from an address the throttle has
+blocked), or a signed-in dashboard session — what role that is, and whether the route
+allows it; and the services of this process.
 
 Every route declares the roles it admits with one of :data:`ReadDep`, :data:`OperateDep`,
 :data:`OwnerDep` or :data:`AuditDep` (``allowed_roles`` on the dependency says which)."""
@@ -17,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qmoi.api import sessions
 from qmoi.api.errors import ApiError
+from qmoi.api.throttle import AuthThrottle
 from qmoi.services.context import Services
 from qmoi.services.keys import ROLES, key_role, still_valid
 
@@ -52,15 +54,35 @@ def caller(
             return session
     if bearer is None:  # no header, another scheme, or no token after "Bearer"
         raise ApiError(401, "unauthorized", "send your API key as 'Authorization: Bearer <key>'")
+    throttle: AuthThrottle = request.app.state.throttle
+    source = client_address(request)
+    wait = throttle.admit(source)
+    if wait is not None:
+        raise too_many_attempts(wait)
     token = bearer.credentials
     if master is not None and hmac.compare_digest(token.encode(), master.encode()):
+        throttle.succeeded(source)
         return Caller(actor="owner", role="owner")
     found = key_role(svc.uows, token) if svc is not None else None
     if found is not None:
+        throttle.succeeded(source)
         return Caller(actor=f"key:{found[0]}", role=found[1])
-    source = request.client.host if request.client else "unknown"
-    request.app.state.throttle.failed(source)
+    throttle.failed(source)
     raise ApiError(401, "unauthorized", "that API key is not valid")
+
+
+def client_address(request: Request) -> str:
+    """Where a request came from, as the throttle counts it."""
+    return request.client.host if request.client else "unknown"
+
+
+def too_many_attempts(wait: int) -> ApiError:
+    return ApiError(
+        429,
+        "too_many_attempts",
+        f"too many failed attempts with an API key from your address; try again in {wait} s",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def dashboard_session(request: Request, master: str, svc: Services | None) -> Caller | None:

@@ -3,6 +3,7 @@ sentence a person understands. The one place that maps QMOI's errors to HTTP."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -51,6 +52,8 @@ MEANING: dict[int, str] = {
     422: "the request is malformed or its values are not acceptable: `invalid_request`, "
     "`invalid_amount`, `unknown_stream`, `invalid_msisdn`, `invalid_cursor`, "
     "`invalid_idempotency_key`, …",
+    429: "too many failed authentication attempts from this address: "
+    "`too_many_attempts`; no key is checked until `Retry-After` seconds have passed",
     502: "the provider refused or failed the request",
     503: "the provider could not be reached (`provider_unavailable`) or the database is "
     "unavailable",
@@ -58,19 +61,46 @@ MEANING: dict[int, str] = {
 }
 
 
+#: headers an error status carries, for the OpenAPI spec
+HEADERS: dict[int, dict[str, Any]] = {
+    429: {
+        "Retry-After": {
+            "description": "whole seconds until this address may try a key again",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    }
+}
+
+
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: each error status it may answer, in the error shape."""
-    return {status: {"model": ErrorOut, "description": MEANING[status]} for status in statuses}
+    """``responses=`` for a route: each error status it may answer, in the error shape.
+    A route that checks a key (401) may also refuse to check it (429)."""
+    if 401 in statuses and 429 not in statuses:
+        statuses = tuple(sorted((*statuses, 429)))
+    return {
+        status: {"model": ErrorOut, "description": MEANING[status]}
+        | ({"headers": copy.deepcopy(HEADERS[status])} if status in HEADERS else {})
+        for status in statuses
+    }
 
 
 class ApiError(Exception):
     """An answer the API gives on purpose."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
         self.extra = extra
 
 
@@ -80,7 +110,11 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 def respond(exc: Exception) -> JSONResponse:
     if isinstance(exc, ApiError):
-        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), status_code=exc.status)
+        return JSONResponse(
+            error_body(exc.code, exc.message, **exc.extra),
+            status_code=exc.status,
+            headers=exc.headers,
+        )
     if isinstance(exc, QmoiError):
         status = next((s for kind, s in STATUS if isinstance(exc, kind)), 400)
         code = "provider_unavailable" if isinstance(exc, NotSent) else exc.code

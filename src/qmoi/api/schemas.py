@@ -13,9 +13,16 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, S
 
 from qmoi.domain.streams import StreamKey
 
+#: a JSON number is read exactly (never through a float, see qmoi.api.exact_json)
 Amount = Annotated[
     StrictInt | StrictStr | Decimal,
-    Field(description='KES: whole shillings or two decimals, e.g. 1250 or "1250.50"'),
+    Field(
+        description="KES: whole shillings or two decimals — an integer (1250), a string "
+        '("1,250.50") or a JSON number (1250.5). Amounts are never rounded: more decimals, '
+        "or a JSON number beyond 2^53 cents (90,071,992,547,409.92), are refused with 422 "
+        "`invalid_amount`",
+        examples=[1250, "1,250.50", 1250.5],
+    ),
 ]
 
 

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from qmoi import logs
 from qmoi.bootstrap import Container, build
+from qmoi.cli.private import make_private
 from qmoi.config import RawValues, Report, Settings, load_settings, read_raw
 from qmoi.services import vault
 
@@ -40,6 +41,7 @@ class CliContext:
                 console=debug,
                 secrets=_secrets(s),
             )
+            make_private(s)
         return self._settings
 
     def raw(self) -> RawValues:

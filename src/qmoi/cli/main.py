@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ from typer.exceptions import TyperException
 from qmoi.cli import audit, backup, db, keys, ledger, revenue, secrets
 from qmoi.cli.chaos import chaos
 from qmoi.cli.context import CliContext
+from qmoi.cli.private import UMASK
 from qmoi.cli.render import INTERNAL, USAGE, fail
 from qmoi.cli.sandbox import sandbox
 from qmoi.cli.start import api, start, worker
@@ -37,6 +39,9 @@ def root(
         typer.Option(help="JSON config file (MISSION.md shape); or QMOI_CONFIG_FILE"),
     ] = None,
 ) -> None:
+    # before anything is created: the database, keys and logs hold customers' numbers
+    # and secrets, so nothing QMOI makes is for other users (files 0600, directories 0700)
+    os.umask(UMASK)
     ctx.obj = CliContext(env_file=env_file, config_file=config)
     ctx.call_on_close(ctx.obj.close)
 

@@ -80,7 +80,7 @@ def sandbox_clock(speed: float, start: datetime | None) -> ScaledClock:
 
 def save_clock(var_dir: Path, clock: ScaledClock) -> None:
     """Let other commands (``qmoi revenue status``) tell the sandbox's simulated time."""
-    var_dir.mkdir(parents=True, exist_ok=True)
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     (var_dir / CLOCK_FILE).write_text(
         json.dumps({"start": clock.start.isoformat(), "speed": clock.speed, "origin": clock.origin})
     )

@@ -21,7 +21,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 
 from qmoi.api import sessions
-from qmoi.api.deps import ReadDep, ServicesDep, dashboard_session
+from qmoi.api.deps import ReadDep, ServicesDep, client_address, dashboard_session
+from qmoi.api.throttle import AuthThrottle
 from qmoi.services import dashboard
 from qmoi.services.context import Services
 from qmoi.services.keys import key_role
@@ -73,6 +74,18 @@ async def login(request: Request, svc: ServicesDep) -> Response:
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     key = (form.get("key") or [""])[0].strip()
     master: str | None = request.app.state.master_key
+    throttle: AuthThrottle = request.app.state.throttle
+    source = client_address(request)
+    wait = throttle.admit(source)
+    if wait is not None:
+        answer = _page(
+            request,
+            "login.html",
+            status=429,
+            error=f"Too many failed sign-ins from your address — try again in {wait} s.",
+        )
+        answer.headers["Retry-After"] = str(wait)
+        return answer
     found: tuple[str, str] | None = None
     if master is not None and key:
         if hmac.compare_digest(key.encode(), master.encode()):
@@ -80,11 +93,11 @@ async def login(request: Request, svc: ServicesDep) -> Response:
         else:
             found = await asyncio.to_thread(key_role, svc.uows, key)
     if master is None or found is None:
-        source = request.client.host if request.client else "unknown"
-        await asyncio.to_thread(request.app.state.throttle.failed, source)
+        throttle.failed(source)
         return _page(
             request, "login.html", status=401, error="That key is not valid — check it and retry."
         )
+    throttle.succeeded(source)
     key_id, role = found
     answer = RedirectResponse("/", status_code=303)
     answer.set_cookie(

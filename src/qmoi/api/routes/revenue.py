@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Body, Header, Path, Query
 
 from qmoi.api.deps import OperateDep, OwnerDep, ReadDep, ServicesDep
 from qmoi.api.errors import ApiError, documented
+from qmoi.api.exact_json import ExactJSONRoute
 from qmoi.api.idempotency import idempotent
 from qmoi.api.schemas import (
     BalanceOut,
@@ -30,7 +32,7 @@ from qmoi.domain import accounts
 from qmoi.domain.clock import day_bounds
 from qmoi.domain.collection import Collection
 from qmoi.domain.errors import InvalidAmount, UnknownStream
-from qmoi.domain.money import Money
+from qmoi.domain.money import Money, exponent
 from qmoi.domain.streams import StreamKey, stream
 from qmoi.domain.transfer import Transfer
 from qmoi.providers.base import ProviderError
@@ -40,7 +42,7 @@ from qmoi.services.context import Services
 from qmoi.services.sales import run_cycle
 from qmoi.services.transfers import TransferRefused, manual_transfer
 
-router = APIRouter(prefix="/api/qmoi/revenue", tags=["revenue"])
+router = APIRouter(prefix="/api/qmoi/revenue", tags=["revenue"], route_class=ExactJSONRoute)
 
 #: the spec lists the providers; any other name is answered 404 ``unknown_provider``
 ProviderPath = Annotated[
@@ -57,7 +59,14 @@ def _provider(services: Services, provider: str) -> str:
     return provider
 
 
+#: a JSON number may carry at most this many minor units: beyond 2**53 a JavaScript
+#: client cannot hold the number exactly, so what it sent may not be what it meant
+JSON_NUMBER_MAX_MINOR = 2**53
+
+
 def _amount(value: Any, currency: str, field: str = "amount") -> Money:
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        _exact_json_number(value, currency, field)
     try:
         money = Money.parse(value, currency)
     except InvalidAmount as exc:
@@ -65,6 +74,41 @@ def _amount(value: Any, currency: str, field: str = "amount") -> Money:
     if not money.is_positive:
         raise ApiError(422, "invalid_amount", f"{field}: must be more than zero")
     return money
+
+
+def _exact_json_number(value: int | Decimal, currency: str, field: str) -> None:
+    """A JSON number (read exactly, see :mod:`qmoi.api.exact_json`) is refused, never
+    rounded, when it has more decimals than the currency or is beyond
+    :data:`JSON_NUMBER_MAX_MINOR`; a string amount is not limited this way."""
+    number = Decimal(value)
+    if not number.is_finite():
+        return  # JSON has no NaN or Infinity; Money.parse refuses them anyway
+    places = exponent(currency)
+    if _decimal_places(number) > places:
+        raise ApiError(
+            422,
+            "invalid_amount",
+            f"{field}: {value} has more than {places} decimal places, and QMOI never "
+            "rounds an amount",
+        )
+    largest = Decimal(JSON_NUMBER_MAX_MINOR).scaleb(-places)
+    if abs(number) > largest:
+        raise ApiError(
+            422,
+            "invalid_amount",
+            f"{field}: {value} is too large to send exactly as a JSON number (at most "
+            f"{largest:,} {currency}), and QMOI never rounds an amount; send it as a "
+            "string",
+        )
+
+
+def _decimal_places(number: Decimal) -> int:
+    """Decimal places ``number`` really has (``1.50`` has one), counted without rounding."""
+    _, digits, exp = number.as_tuple()
+    if not isinstance(exp, int):  # not finite: no places to count
+        return 0
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(exp + trailing_zeros)) if any(digits) else 0
 
 
 def mask(msisdn: str | None) -> str | None:
