@@ -81,8 +81,6 @@ def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:
                 chunk=settings.transfers.chunk_airtel,
                 growth_goal=targets.growth_airtel,
                 idempotent_collect=True,
-                # without a verified hash an Airtel success is a hint until enquired
-                confirm_callbacks=not a.callback_auth,
             ),
             "mpesa": ProviderPolicy(
                 name="mpesa",
@@ -93,7 +91,6 @@ def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:
                 chunk=settings.transfers.chunk_mpesa,
                 growth_goal=targets.growth_mpesa,
                 idempotent_collect=False,
-                confirm_callbacks=m.confirm_callbacks,
                 # Daraja's B2C result carries no fee; Transaction Status names it
                 fee_by_enquiry=True,
                 c2b_rules=m.c2b_rules,

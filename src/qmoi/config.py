@@ -96,7 +96,6 @@ class MpesaSettings(BaseModel):
     base_url: str | None
     account_reference: str
     transaction_desc: str
-    confirm_callbacks: bool
     callback_allowlist: tuple[str, ...]
     callback_token: SecretStr | None  # the secret path segment of our callback URLs
     c2b_rules: tuple[tuple[str, StreamKey], ...]  # (account-reference prefix, stream)
@@ -213,7 +212,7 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "MPESA_BASE_URL": (None, "override the Daraja host"),
     "MPESA_ACCOUNT_REFERENCE": ("QMOI_MPESA", "account reference on STK prompts (≤ 12 chars)"),
     "MPESA_TRANSACTION_DESC": ("QMOI Revenue", "description of STK collections (≤ 13 chars)"),
-    "MPESA_CONFIRM_CALLBACKS": (None, "confirm callbacks by status query before booking"),
+    "MPESA_CONFIRM_CALLBACKS": (None, "retired: every M-Pesa callback is confirmed by a query"),
     "MPESA_CALLBACK_ALLOWLIST": ("", "comma-separated source addresses/networks for callbacks"),
     "MPESA_CALLBACK_TOKEN": (None, "secret path segment of M-Pesa callback URLs"),
     "MPESA_C2B_RULES": (
@@ -439,15 +438,17 @@ class _Reader:
             self.correct(name, value, lowered, "lower-cased")
         return lowered
 
-    def amount(self, name: str, currency: str = "KES", *, positive: bool = True) -> Money:
+    def amount(
+        self, name: str, currency: str = "KES", *, positive: bool = True, fix: str | None = None
+    ) -> Money:
         value = self.text(name) or ""
         try:
             money = Money.parse(value, currency)
         except InvalidAmount as exc:
-            self.problem(name, f"{exc}", "give whole shillings like 10000 or 10,000.50")
+            self.problem(name, f"{exc}", fix or "give whole shillings like 10000 or 10,000.50")
             return Money.parse(VARIABLES[name][0] or "0", currency)
         if positive and not money.is_positive:
-            self.problem(name, "must be more than zero", "give a positive amount like 2000")
+            self.problem(name, "must be more than zero", fix or "give a positive amount like 2000")
         return money
 
     def ratio(self, name: str) -> Decimal:
@@ -608,6 +609,16 @@ def _read_airtel(reader: _Reader, public_url: str | None) -> AirtelSettings:
             "is required when AIRTEL_CALLBACK_AUTH is true",
             "copy the callback secret from the Airtel portal",
         )
+    if env.is_live and not callback_auth:
+        reader.warn(
+            "AIRTEL_CALLBACK_AUTH",
+            f"is off in {env.value}; accepted because QMOI treats every unauthenticated "
+            "Airtel callback as a hint and confirms it with a transaction enquiry before "
+            "anything changes (one enquiry per callback)",
+            "switch callback authentication on in the Airtel portal and set "
+            "AIRTEL_CALLBACK_AUTH=true with AIRTEL_CALLBACK_SECRET (the portal's callback "
+            "private key)",
+        )
     callback_url = reader.url("AIRTEL_CALLBACK_URL")
     if callback_url is None and public_url is not None:
         callback_url = f"{public_url}/api/airtel/callback"
@@ -685,12 +696,15 @@ def _read_mpesa(reader: _Reader) -> MpesaSettings:
                     "is not set, so transfers to the owner cannot be made",
                     "set the B2C initiator, its password and Safaricom's certificate",
                 )
-    confirm_text = reader.text("MPESA_CONFIRM_CALLBACKS")
-    confirm = (
-        reader.boolean("MPESA_CONFIRM_CALLBACKS")
-        if confirm_text is not None
-        else env is Environment.PRODUCTION
-    )
+    if reader.text("MPESA_CONFIRM_CALLBACKS") is not None and not reader.boolean(
+        "MPESA_CONFIRM_CALLBACKS"
+    ):
+        reader.warn(
+            "MPESA_CONFIRM_CALLBACKS",
+            "is no longer a choice: Daraja signs nothing, so every M-Pesa callback is "
+            "confirmed by a query before it changes anything",
+            "remove the setting",
+        )
     rules: list[tuple[str, StreamKey]] = []
     for prefix, stream_text in _pairs(reader, "MPESA_C2B_RULES"):
         stream = _stream_key(reader, "MPESA_C2B_RULES", stream_text)
@@ -712,6 +726,13 @@ def _read_mpesa(reader: _Reader) -> MpesaSettings:
             None, (p.strip() for p in (reader.text("MPESA_CALLBACK_ALLOWLIST") or "").split(","))
         )
     )
+    if env is Environment.PRODUCTION and not allowlist:
+        reader.warn(
+            "MPESA_CALLBACK_ALLOWLIST",
+            "is empty, so M-Pesa callbacks are accepted from any address",
+            "set it to Safaricom's published callback addresses (see the README's M-Pesa "
+            "set-up), comma-separated",
+        )
     return MpesaSettings(
         environment=env,
         consumer_key=key,
@@ -732,7 +753,6 @@ def _read_mpesa(reader: _Reader) -> MpesaSettings:
         base_url=reader.url("MPESA_BASE_URL"),
         account_reference=_limited(reader, "MPESA_ACCOUNT_REFERENCE", 12),
         transaction_desc=_limited(reader, "MPESA_TRANSACTION_DESC", 13),
-        confirm_callbacks=confirm,
         callback_allowlist=allowlist,
         callback_token=token,
         c2b_rules=tuple(rules),
@@ -797,6 +817,25 @@ def _redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
+#: what Daraja's B2C pays per transaction: whole shillings from 1 to 250,000 (§5, §9 of
+#: the provider document; the connector refuses anything else before sending)
+MPESA_PAYOUT_SHILLINGS = (1, 250_000)
+
+
+def _mpesa_chunk(reader: _Reader) -> Money:
+    """A chunk B2C can pay. Any other would be reserved and then never paid, its money
+    stuck in transit."""
+    name = "QMOI_AUTO_TRANSFER_MPESA"
+    low, high = MPESA_PAYOUT_SHILLINGS
+    fix = f"give whole shillings from {low} to {high:,}, e.g. 2000"
+    chunk = reader.amount(name, fix=fix)
+    if chunk.is_positive and chunk.minor % 100:
+        reader.problem(name, f"{chunk} has cents, and M-Pesa pays whole shillings only", fix)
+    elif chunk.is_positive and not low * 100 <= chunk.minor <= high * 100:
+        reader.problem(name, f"{chunk} is outside what M-Pesa pays in one transaction", fix)
+    return chunk
+
+
 def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
     """Parse raw values into :class:`Settings`; ``None`` when there are problems."""
     report = Report(problems=list(raw.vault_problems))
@@ -810,8 +849,10 @@ def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
     targets = _read_targets(reader)
     transfers = TransferSettings(
         enabled=reader.boolean("QMOI_AUTO_TRANSFER"),
+        # Airtel pays cents (its amounts are JSON numbers with decimals); a currency
+        # without minor units refuses them when parsed
         chunk_airtel=reader.amount("QMOI_AUTO_TRANSFER_AIRTEL", airtel.currency),
-        chunk_mpesa=reader.amount("QMOI_AUTO_TRANSFER_MPESA"),
+        chunk_mpesa=_mpesa_chunk(reader),
         fallback=reader.boolean("QMOI_TRANSFER_FALLBACK"),
     )
     timezone_name = reader.text("QMOI_TIMEZONE") or "Africa/Nairobi"

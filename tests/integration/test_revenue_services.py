@@ -548,8 +548,10 @@ async def test_a_statement_line_goes_to_an_unnamed_push_only_when_nothing_else_c
     uows: UnitOfWorkFactory, clock: ManualClock
 ) -> None:
     """The statement books a push that could never be named — but never with a line
-    that a payment booked without a receipt (an STK query names none) could be: that
-    would book one payment twice."""
+    that another request of that number and amount could own: one paid without a
+    receipt (an STK query names none) or one still open, named or not (the issue's
+    attack 4: an unnamed push and the customer's named retry, one line — the retry's —
+    which the unnamed push took, then the retry's own query booked it again)."""
     from dataclasses import dataclass as _dataclass
     from dataclasses import field as _field
 
@@ -567,18 +569,30 @@ async def test_a_statement_line_goes_to_an_unnamed_push_only_when_nothing_else_c
     fake_mpesa = WithStatement("mpesa")
     services.providers["mpesa"] = fake_mpesa
     msisdn, amount = "254708000123", kes("200")
+    start = clock.now()
 
-    def add(reference: str, state: CollectionState, receipt: str | None = None) -> Collection:
-        now = clock.now()
+    def add(
+        reference: str, state: CollectionState, *, at: datetime = start, named: bool = False
+    ) -> Collection:
         with uows() as uow:
             made = uow.collections.add(
                 Collection(
                     None, reference, "mpesa", msisdn, amount, StreamKey.AIRTIME_SALES,
-                    state, now, now, True, provider_reference=receipt, next_check_at=now,
+                    state, at, at, True, next_check_at=at,
+                    provider_request_id=f"ws_CO_{reference}" if named else None,
+                    provider_reference=f"ws_CO_{reference}"
+                    if named and state is CollectionState.SUCCEEDED else None,
                 )
             )  # fmt: skip
             uow.commit()
         return made
+
+    def settle(collection: Collection, state: CollectionState) -> None:
+        with uows() as uow:
+            current = uow.collections.by_reference(collection.reference)
+            assert current is not None
+            uow.collections.save(replace(current, state=state), current.state)
+            uow.commit()
 
     unnamed = add("QC-unnamed", CollectionState.UNKNOWN)
     clock.advance(timedelta(hours=1))  # the prompt is long over
@@ -591,10 +605,22 @@ async def test_a_statement_line_goes_to_an_unnamed_push_only_when_nothing_else_c
     found = await from_statement(services, unnamed)
     assert (found.outcome, found.provider_reference) == (Outcome.SUCCEEDED, "UL-ONE")
 
-    add("QC-queried", CollectionState.SUCCEEDED)  # paid, but its receipt never learnt
+    # the customer's named retry, minutes later, still pending: the line may be its own
+    retry = add("QC-retry", CollectionState.PENDING, at=start + timedelta(minutes=2), named=True)
     doubtful = await from_statement(services, unnamed)
-    assert doubtful.outcome is Outcome.UNKNOWN
-    assert doubtful.provider_code == "ambiguous_statement"
+    assert (doubtful.outcome, doubtful.provider_code) == (Outcome.UNKNOWN, "ambiguous_statement")
+
+    # its query confirmed it, naming no receipt: the line may still be its own
+    settle(retry, CollectionState.SUCCEEDED)
+    still = await from_statement(services, unnamed)
+    assert (still.outcome, still.provider_code) == (Outcome.UNKNOWN, "ambiguous_statement")
+
+    # requests made long after the push cannot own a line of its minutes
+    settle(retry, CollectionState.FAILED)
+    add("QC-later", CollectionState.SUCCEEDED, at=start + timedelta(minutes=50), named=True)
+    add("QC-later-open", CollectionState.PENDING, at=start + timedelta(minutes=55), named=True)
+    again = await from_statement(services, unnamed)
+    assert (again.outcome, again.provider_reference) == (Outcome.SUCCEEDED, "UL-ONE")
 
     fake_mpesa.lines = []
     none = await from_statement(services, unnamed)

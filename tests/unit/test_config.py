@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -142,11 +143,10 @@ def test_live_configuration_needs_master_key_public_url_and_credentials() -> Non
     } <= names
 
 
-def test_a_full_live_configuration_is_usable_and_confirms_mpesa_callbacks() -> None:
+def test_a_full_live_configuration_is_usable() -> None:
     settings, report = load(**LIVE)
     assert settings is not None, report.problems
     assert not settings.sandbox
-    assert settings.mpesa.confirm_callbacks is True
     assert settings.mpesa.certificate is not None
     assert "\n" in settings.mpesa.certificate
 
@@ -240,3 +240,110 @@ def test_env_example_is_a_usable_sandbox_configuration(monkeypatch: pytest.Monke
     settings, report = build_settings(read_raw(Path(__file__).parents[2] / ".env.example"))
     assert settings is not None, report.problems
     assert settings.sandbox
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("2000.50", "KES 2,000.50 has cents, and M-Pesa pays whole shillings only"),
+        ("300,000", "KES 300,000.00 is outside what M-Pesa pays in one transaction"),
+        ("0", "must be more than zero"),
+        ("-2000", "is negative"),
+    ],
+)
+def test_an_mpesa_chunk_b2c_cannot_pay_is_a_problem_not_a_stuck_reservation(
+    value: str, why: str
+) -> None:
+    """Daraja's B2C pays whole shillings from 1 to 250,000: any other chunk would be
+    reserved and never paid."""
+    settings, report = load(QMOI_AUTO_TRANSFER_MPESA=value)
+    assert settings is None
+    (problem,) = report.problems
+    assert problem.startswith("QMOI_AUTO_TRANSFER_MPESA: ")
+    assert why in problem
+    assert problem.endswith(" — give whole shillings from 1 to 250,000, e.g. 2000")
+
+
+def test_mpesa_chunks_of_whole_shillings_up_to_the_b2c_limit_are_accepted() -> None:
+    for value, minor in (("1", 100), ("2,000", 200_000), ("250000.00", 25_000_000)):
+        settings, report = load(QMOI_AUTO_TRANSFER_MPESA=value, QMOI_DAILY_TARGET_MPESA="300000")
+        assert settings is not None, report.problems
+        assert settings.transfers.chunk_mpesa == Money(minor, "KES")
+
+
+def test_an_airtel_chunk_may_have_cents_but_must_be_positive_and_fit_its_currency() -> None:
+    """Airtel's amounts are JSON numbers with decimals (``150.5``): a chunk with cents is
+    paid as it is; one in a currency without cents, or not above zero, is refused."""
+    settings, report = load(QMOI_AUTO_TRANSFER_AIRTEL="2000.50")
+    assert settings is not None, report.problems
+    assert settings.transfers.chunk_airtel == Money(200_050, "KES")
+    for values, why in (
+        ({"QMOI_AUTO_TRANSFER_AIRTEL": "0"}, "must be more than zero"),
+        ({"QMOI_AUTO_TRANSFER_AIRTEL": "-1"}, "is negative"),
+        (
+            {"QMOI_AUTO_TRANSFER_AIRTEL": "2000.50", "AIRTEL_CURRENCY": "UGX"},
+            "has more than 0 decimal places",
+        ),
+    ):
+        settings, report = load(**values)
+        assert settings is None
+        (problem,) = report.problems
+        assert problem.startswith("QMOI_AUTO_TRANSFER_AIRTEL: ")
+        assert why in problem
+        assert " — " in problem
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_live_airtel_callbacks_without_their_hash_are_one_warning_naming_the_fix(
+    environment: str,
+) -> None:
+    settings, report = load(**{**LIVE, "AIRTEL_ENVIRONMENT": environment})
+    assert settings is not None, report.problems
+    (warning,) = [w for w in report.warnings if w.startswith("AIRTEL_CALLBACK_AUTH:")]
+    what, fix = warning.split(" — ")
+    assert f"is off in {environment}" in what
+    assert "confirms it with a transaction enquiry before anything changes" in what
+    assert "one enquiry per callback" in what
+    assert "Airtel portal" in fix
+    assert "AIRTEL_CALLBACK_AUTH=true with AIRTEL_CALLBACK_SECRET" in fix
+
+
+def test_airtel_callback_auth_on_or_the_sandbox_is_no_warning() -> None:
+    hashed = {**LIVE, "AIRTEL_CALLBACK_AUTH": "true", "AIRTEL_CALLBACK_SECRET": "k" * 32}
+    for values in (hashed, {}):
+        settings, report = load(**values)
+        assert settings is not None, report.problems
+        assert not [w for w in report.warnings if w.startswith("AIRTEL_CALLBACK_AUTH:")]
+
+
+def test_production_mpesa_without_an_allowlist_warns_naming_safaricoms_addresses() -> None:
+    from qmoi.providers.mpesa.callbacks import SAFARICOM_CALLBACK_SOURCES
+
+    settings, report = load(**LIVE)
+    assert settings is not None, report.problems
+    (warning,) = [w for w in report.warnings if w.startswith("MPESA_CALLBACK_ALLOWLIST:")]
+    what, fix = warning.split(" — ")
+    assert what.endswith(": is empty, so M-Pesa callbacks are accepted from any address")
+    assert "Safaricom's published callback addresses (see the README" in fix
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    listed = readme.split("## M-Pesa (Daraja) set-up", 1)[1].split("\n## ", 1)[0]
+    assert ",".join(SAFARICOM_CALLBACK_SOURCES) in listed  # the README lists what to set
+    for values in (
+        {**LIVE, "MPESA_CALLBACK_ALLOWLIST": ",".join(SAFARICOM_CALLBACK_SOURCES)},
+        {**LIVE, "AIRTEL_ENVIRONMENT": "staging", "MPESA_ENVIRONMENT": "staging"},
+    ):
+        settings, report = load(**values)
+        assert settings is not None, report.problems
+        assert not [w for w in report.warnings if w.startswith("MPESA_CALLBACK_ALLOWLIST:")]
+
+
+def test_turning_off_the_confirmation_of_mpesa_callbacks_is_no_longer_a_choice() -> None:
+    """Every M-Pesa callback is a hint confirmed by a query: the old switch is said to be
+    retired, once, and changes nothing."""
+    settings, report = load(**LIVE, MPESA_CONFIRM_CALLBACKS="false")
+    assert settings is not None, report.problems
+    (said,) = [w for w in report.warnings if w.startswith("MPESA_CONFIRM_CALLBACKS")]
+    assert "no longer a choice" in said
+    settings, report = load(**LIVE, MPESA_CONFIRM_CALLBACKS="true")
+    assert settings is not None
+    assert not [w for w in report.warnings if w.startswith("MPESA_CONFIRM_CALLBACKS")]

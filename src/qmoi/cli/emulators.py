@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from qmoi.config import Settings
 from qmoi.providers.base import CallbackRejected, InMemoryResultWaiter, ResultWaiter
-from qmoi.providers.registry import MPESA_CALLBACK_PREFIX, hand_over_result, result_routes
+from qmoi.providers.registry import MPESA_CALLBACK_PREFIX, answer_route, hand_over_result
 from qmoi.services.providers_check import Fact, ProviderTarget, Verdict
 
 
@@ -182,15 +182,15 @@ def _fetch_certificate(plan: CheckPlan, url: str) -> str | None:
 def result_receiver(results: ResultWaiter, token: str) -> Starlette:
     """A loopback ASGI app taking Daraja's result callbacks at
     ``/hooks/{token}/{sub-path}`` and handing them to ``results``."""
-    routes = result_routes("mpesa")
 
     async def receive(request: Request) -> Response:
         presented = str(request.path_params["token"]).encode()
-        kind = routes.get("/" + str(request.path_params["rest"]))
-        if not hmac.compare_digest(presented, token.encode()) or kind is None:
+        found = answer_route("mpesa", str(request.path_params["rest"]))
+        if not hmac.compare_digest(presented, token.encode()) or found is None:
             return Response(status_code=404)
+        kind, tag = found
         try:
-            hand_over_result("mpesa", kind, await request.body(), results)
+            hand_over_result("mpesa", kind, tag, await request.body(), results)
         except CallbackRejected:
             return Response(status_code=400)
         return JSONResponse({})

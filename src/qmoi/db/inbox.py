@@ -2,7 +2,8 @@
 
 Unique on (provider, event id), so a duplicate delivery is acknowledged and ignored.
 Items are processed in batches claimed with ``FOR UPDATE SKIP LOCKED``: any number of
-processes drain it, each item once.
+processes drain it, each item once. An item whose processing fails is tried again and,
+after a few failures, parked (``failed``) so that it cannot hold up the others.
 """
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ class InboxItem:
     event_id: str
     received_at: datetime
     body: str
+    attempts: int = 0  # processing attempts that failed so far
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """What became of one processed item: its new status, why, and its failed attempts."""
+
+    item_id: int
+    status: str
+    reason: str | None = None
+    attempts: int = 0
 
 
 class InboxRepository:
@@ -109,6 +121,7 @@ class InboxRepository:
                 t.inbox.c.event_id,
                 t.inbox.c.received_at,
                 t.inbox.c.body,
+                t.inbox.c.attempts,
             )
             .where(t.inbox.c.status == "received")
             .order_by(t.inbox.c.id)
@@ -118,20 +131,32 @@ class InboxRepository:
         return [InboxItem(*row) for row in rows]
 
     def mark(self, item_id: int, status: str, reason: str | None = None) -> None:
-        self.mark_many([(item_id, status, reason)])
+        self.mark_many([Mark(item_id, status, reason)])
 
-    def mark_many(self, marks: Sequence[tuple[int, str, str | None]]) -> None:
-        """Set each ``(id, status, reason)``, in one round of statements."""
+    def mark_many(self, marks: Sequence[Mark]) -> None:
+        """Set each item's status, reason and attempts, in one round of statements."""
         if not marks:
             return
         statement = (
             update(t.inbox)
             .where(t.inbox.c.id == bindparam("item_id"))
-            .values(status=bindparam("new_status"), reason=bindparam("new_reason"))
+            .values(
+                status=bindparam("new_status"),
+                reason=bindparam("new_reason"),
+                attempts=bindparam("new_attempts"),
+            )
         )
         self._session.connection().execute(
             statement,
-            [{"item_id": i, "new_status": s, "new_reason": r} for i, s, r in marks],
+            [
+                {
+                    "item_id": m.item_id,
+                    "new_status": m.status,
+                    "new_reason": (m.reason or "")[:64] or None,
+                    "new_attempts": m.attempts,
+                }
+                for m in marks
+            ],
         )
 
     def counts(self) -> dict[str, int]:

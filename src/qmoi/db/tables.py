@@ -243,8 +243,11 @@ inbox = Table(
     Column("event_id", String(200), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Column("body", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # received | processed | rejected
+    # received | processed (a proven fact applied) | hint (an enquiry asked for) |
+    # answer (a query's result) | rejected | failed (parked after repeated errors)
+    Column("status", String(16), nullable=False),
     Column("reason", String(64), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
     UniqueConstraint("provider", "event_id"),
 )
 

@@ -106,6 +106,18 @@ class CollectionRepository:
         ).first()
         return _collection(row) if row else None
 
+    def named(self, provider: str, key: str) -> Collection | None:
+        """``provider``'s collection that ``key`` names — our reference or the provider's
+        request id, as a callback names it; never another provider's."""
+        c = t.collections.c
+        row = self._session.execute(
+            select(t.collections)
+            .where(c.provider == provider, or_(c.reference == key, c.provider_request_id == key))
+            .order_by(c.id)
+            .limit(1)
+        ).first()
+        return _collection(row) if row else None
+
     def by_provider_request(self, provider: str, request_id: str) -> Collection | None:
         row = self._session.execute(
             select(t.collections).where(
@@ -124,39 +136,68 @@ class CollectionRepository:
         ).first()
         return _collection(row) if row else None
 
-    def unmatched_unknown(self, provider: str, msisdn: str, amount: Money) -> list[Collection]:
-        """Collections whose request may have reached the provider but that we cannot name
-        (no provider id came back): candidates for a callback we do not recognise."""
+    def unnamed(
+        self, provider: str, msisdn: str, amount: Money, since: datetime
+    ) -> list[Collection]:
+        """Our pushes for that number and amount created since ``since`` that the
+        provider never named (no request id came back) and that are not paid: only the
+        statement can tell whether they were."""
+        c = t.collections.c
         rows = self._session.execute(
             select(t.collections).where(
-                t.collections.c.provider == provider,
-                t.collections.c.msisdn == msisdn,
-                t.collections.c.amount_minor == amount.minor,
-                t.collections.c.provider_request_id.is_(None),
-                t.collections.c.state.in_(
-                    [CollectionState.UNKNOWN.value, CollectionState.REQUESTED.value]
+                c.provider == provider,
+                c.msisdn == msisdn,
+                c.amount_minor == amount.minor,
+                c.origin == "request",
+                c.provider_request_id.is_(None),
+                c.created_at >= since,
+                c.state.in_(
+                    [
+                        CollectionState.REQUESTED.value,
+                        CollectionState.PENDING.value,
+                        CollectionState.UNKNOWN.value,
+                        CollectionState.EXPIRED.value,
+                    ]
                 ),
             )
         )
         return [_collection(r) for r in rows]
 
-    def receiptless_successes(self, provider: str, msisdn: str, amount: Money) -> int:
-        """Paid collections for that number and amount whose receipt QMOI never learnt
-        (settled by an enquiry that names none): a statement line may be theirs."""
-        return int(
-            self._session.scalar(
-                select(func.count())
-                .select_from(t.collections)
-                .where(
-                    t.collections.c.provider == provider,
-                    t.collections.c.msisdn == msisdn,
-                    t.collections.c.amount_minor == amount.minor,
-                    t.collections.c.state == CollectionState.SUCCEEDED.value,
-                    t.collections.c.provider_reference.is_(None),
-                )
+    def rivals(
+        self, collection: Collection, since: datetime, until: datetime
+    ) -> tuple[list[Collection], int]:
+        """What else could own a statement line of ``collection``'s number and amount:
+        the other requests for them created between ``since`` and ``until`` that are
+        still open (named or not: a named one is paid without a receipt when its query
+        confirms it), and how many were paid without the provider naming a receipt
+        (an STK query names none, so the line may be theirs)."""
+        c = t.collections.c
+        rows = self._session.execute(
+            select(t.collections).where(
+                c.provider == collection.provider,
+                c.msisdn == collection.msisdn,
+                c.amount_minor == collection.amount.minor,
+                c.id != collection.id,
+                c.created_at >= since,
+                c.created_at <= until,
+                c.state.in_(
+                    [
+                        CollectionState.REQUESTED.value,
+                        CollectionState.PENDING.value,
+                        CollectionState.UNKNOWN.value,
+                        CollectionState.SUCCEEDED.value,
+                    ]
+                ),
             )
-            or 0
         )
+        found = [_collection(r) for r in rows]
+        receiptless = sum(
+            1
+            for x in found
+            if x.state is CollectionState.SUCCEEDED
+            and (x.provider_reference is None or x.provider_reference == x.provider_request_id)
+        )
+        return [x for x in found if not x.is_final], receiptless
 
     def save(self, collection: Collection, was: CollectionState) -> bool:
         """Write ``collection`` if its stored state is still ``was``; False otherwise."""
@@ -170,17 +211,15 @@ class CollectionRepository:
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def matching(self, provider: str, keys: Sequence[str]) -> dict[str, Collection]:
-        """The collections ``keys`` name — each our reference or ``provider``'s request
+        """``provider``'s collections ``keys`` name — each our reference or its request
         id, as callbacks name them — in one query; keys that name none are left out."""
         if not keys:
             return {}
         c = t.collections.c
         rows = self._session.execute(
             select(t.collections).where(
-                or_(
-                    c.reference.in_(keys),
-                    and_(c.provider == provider, c.provider_request_id.in_(keys)),
-                )
+                c.provider == provider,
+                or_(c.reference.in_(keys), c.provider_request_id.in_(keys)),
             )
         )
         found: dict[str, Collection] = {}
@@ -225,11 +264,14 @@ class CollectionRepository:
         return locked
 
     def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[Collection]:
-        """Unfinished collections whose next check is due, leased to the caller."""
+        """Collections whose next check is due, leased to the caller: unfinished ones,
+        and failed or expired ones a late success was reported for."""
         open_states = [
             CollectionState.REQUESTED.value,
             CollectionState.PENDING.value,
             CollectionState.UNKNOWN.value,
+            CollectionState.FAILED.value,
+            CollectionState.EXPIRED.value,
         ]
         ids = list(
             self._session.scalars(
@@ -362,6 +404,22 @@ class TransferRepository:
             )
         ).first()
         return _transfer(row) if row else None
+
+    def claim_resend(self, transfer: Transfer, at: datetime) -> bool:
+        """Take the right to send ``transfer`` again: only while nobody has claimed it
+        since (its attempts are still those we claimed it with) and its state is as we
+        saw it. Whoever gets it marks the transfer busy now, so another worker that finds
+        "no such transaction" meanwhile waits instead of sending too."""
+        result = self._session.execute(
+            update(t.transfers)
+            .where(
+                t.transfers.c.id == transfer.id,
+                t.transfers.c.attempts == transfer.attempts,
+                t.transfers.c.state == transfer.state.value,
+            )
+            .values(updated_at=at)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def save(self, transfer: Transfer, was: TransferState) -> bool:
         assert transfer.id is not None  # noqa: S101 - saved items were loaded

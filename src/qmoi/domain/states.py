@@ -34,8 +34,9 @@ COLLECTION_TRANSITIONS: dict[CollectionState, frozenset[CollectionState]] = {
     C.PENDING: frozenset({C.SUCCEEDED, C.FAILED, C.EXPIRED, C.UNKNOWN}),
     C.UNKNOWN: frozenset({C.PENDING, C.SUCCEEDED, C.FAILED, C.EXPIRED}),
     C.SUCCEEDED: frozenset(),
-    C.FAILED: frozenset(),
-    # a provider may confirm a payment after we gave up on it: the money is real
+    # a provider may confirm a payment after it failed or we gave up on it: when its own
+    # enquiry says so, the money is real (a callback alone never moves a concluded one)
+    C.FAILED: frozenset({C.SUCCEEDED}),
     C.EXPIRED: frozenset({C.SUCCEEDED}),
 }
 

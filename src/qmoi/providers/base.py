@@ -143,15 +143,22 @@ class CallbackKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CallbackEvent:
-    """An inbound callback, parsed and authenticated but not yet matched to our records."""
+    """An inbound callback, parsed but not yet matched to our records.
+
+    ``authenticated`` is True only when the connector proved the provider sent it (a
+    verified Airtel callback hash). Anything else — a body anyone could have posted to a
+    public URL, whatever it claims — is a hint: the services ask the provider before it
+    may change anything (``qmoi.services.trust``).
+    """
 
     provider: ProviderName
     kind: CallbackKind
-    event_id: str  # the inbox identity: a duplicate has the same one
+    event_id: str  # the provider's identity of the fact it reports
     reference: str  # our reference or the provider request id it is about
     status: ProviderStatus
     account_reference: str | None = None  # C2B bill reference
     raw: Mapping[str, Any] = field(default_factory=dict)
+    authenticated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +301,15 @@ class Statements(Protocol):
     two instants, each a SUCCEEDED status with receipt, amount, number and time."""
 
     async def statement(self, since: datetime, until: datetime) -> list[ProviderStatus]: ...
+
+
+@runtime_checkable
+class DirectPayments(Protocol):
+    """A provider whose customers can pay us unprompted (M-Pesa C2B): what it says of one
+    such payment, by its receipt — SUCCEEDED with the provider's own amount and time;
+    NOT_FOUND for a receipt that is no such payment."""
+
+    async def direct_payment_status(self, receipt: str) -> ProviderStatus: ...
 
 
 class ResultWaiter(Protocol):

@@ -3,7 +3,7 @@
 This is the one module outside ``providers/airtel`` and ``providers/mpesa`` that knows
 both connectors. The bootstrap and ``qmoi validate --online`` build their connectors
 here, and a process that receives Daraja's asynchronous results hands them to its
-:class:`ResultWaiter` through :func:`result_routes` and :func:`hand_over_result`, without
+:class:`ResultWaiter` through :func:`answer_route` and :func:`hand_over_result`, without
 knowing Daraja's field names.
 
 It must never start an emulator (only the CLI imports ``qmoi_sandbox``), read the
@@ -12,7 +12,6 @@ environment, or return or log a secret.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, overload
 
@@ -159,29 +158,29 @@ async def fetch_token(provider: PaymentProvider) -> TokenGrant:
     raise TypeError(f"not a QMOI connector: {type(provider).__name__}")
 
 
-def result_routes(name: ProviderName) -> Mapping[str, CallbackKind]:
-    """Callback sub-paths (below the callback base URL) whose posts answer a waiting
-    call — Daraja's balance, transaction-status and reversal results and their queue
-    timeouts. Airtel answers nothing by callback that a call waits for: empty."""
-    if name == "mpesa":
-        return {
-            path: kind
-            for path, kind in mpesa_callbacks.CALLBACK_ROUTES.items()
-            if kind in mpesa_callbacks.WAITED_KINDS
-        }
-    return {}
+def answer_route(name: ProviderName, sub_path: str) -> tuple[CallbackKind, str] | None:
+    """The kind and answer tag of a callback sub-path (below the callback base URL) that
+    answers one query of ours — Daraja's balance, transaction-status and reversal results
+    and their queue timeouts, each at its query's own tagged URL. None for any other
+    path; Airtel answers nothing by callback that a call waits for."""
+    if name != "mpesa":
+        return None
+    found = mpesa_callbacks.route(sub_path)
+    if found is None or found[1] is None or found[0] not in mpesa_callbacks.WAITED_KINDS:
+        return None
+    return found[0], found[1]
 
 
 def hand_over_result(
-    name: ProviderName, kind: CallbackKind, body: bytes, results: ResultWaiter
+    name: ProviderName, kind: CallbackKind, tag: str, body: bytes, results: ResultWaiter
 ) -> bool:
-    """Parse one result callback of ``kind`` and deliver it to ``results``; False when no
-    call waits for this kind. Raises :class:`~qmoi.providers.base.CallbackRejected` for a
-    body that is not such a result."""
+    """Parse one result callback of ``kind`` that came with answer tag ``tag`` and deliver
+    it to ``results``; False when no call waits for this kind. Raises
+    :class:`~qmoi.providers.base.CallbackRejected` for a body that is not such a result."""
     if name != "mpesa" or kind not in mpesa_callbacks.WAITED_KINDS:
         return False
     event = mpesa_callbacks.parse_callback(kind, body)
-    delivery = mpesa_callbacks.waiter_delivery(event)
+    delivery = mpesa_callbacks.waiter_delivery(event, tag)
     if delivery is None:
         return False
     results.deliver(*delivery)

@@ -10,6 +10,7 @@ Money that arrives but does not match what we asked goes to suspense, never reve
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -212,9 +213,11 @@ def apply_collection_status(
     changes = _provider_words(collection, status)
     if status.outcome is Outcome.SUCCEEDED:
         updated = _succeeded(uow, policy, collection, status, source, actor, changes)
+    elif collection.state is C.SUCCEEDED:
+        return collection
+    elif collection.state in (C.FAILED, C.EXPIRED):
+        updated = _asked_late(uow, collection, status, source)
     elif status.outcome is Outcome.FAILED:
-        if collection.is_final or collection.state is C.EXPIRED:
-            return collection
         updated = collection.moved_to(
             C.FAILED,
             now,
@@ -223,8 +226,6 @@ def apply_collection_status(
             **changes,
         )
     else:
-        if collection.is_final or collection.state is C.EXPIRED:
-            return collection
         updated = _still_open(
             policy, collection, status, now, changes, may_conclude=source == "enquiry"
         )
@@ -235,6 +236,42 @@ def apply_collection_status(
     if updated.state is not collection.state:
         _log_moved(collection, updated, source)
     return updated
+
+
+#: enquiries about a success reported for a failed or expired collection, before the
+#: owner is told the provider could not be asked
+LATE_ATTEMPTS = 6
+
+
+def _asked_late(
+    uow: UnitOfWork, collection: Collection, status: ProviderStatus, source: str
+) -> Collection:
+    """A success was reported for a collection already failed or expired, and the
+    provider does not confirm it. An answer that says nothing (the provider could not
+    tell) is asked again a few times; then the enquiry stops — and if the provider
+    never answered at all, the owner is told, so late money is never silently lost."""
+    if source != "enquiry" or collection.next_check_at is None:
+        return collection
+    now = uow.now
+    attempts = collection.attempts + 1
+    if status.outcome is Outcome.UNKNOWN and attempts <= LATE_ATTEMPTS:
+        return replace(
+            collection,
+            attempts=attempts,
+            next_check_at=now + next_check_in(attempts, collection.reference),
+        )
+    if status.outcome is Outcome.UNKNOWN:
+        uow.notifications.add(
+            "late_payment_unconfirmed",
+            f"{collection.provider}: a payment was reported for {collection.reference} "
+            f"({collection.amount}) after it had {collection.state.value}, and "
+            f"{collection.provider} could not confirm it; check its statement",
+            now,
+            provider=collection.provider,
+            payload={"collection": collection.reference, "amount_minor": collection.amount.minor},
+            dedupe_key=f"late_payment_unconfirmed:{collection.reference}:{attempts}",
+        )
+    return replace(collection, attempts=attempts, next_check_at=None)
 
 
 def _succeeded(
@@ -250,12 +287,25 @@ def _succeeded(
     if collection.state is C.SUCCEEDED:
         return collection  # already booked: a duplicate report changes nothing
     receipt = receipt_of(collection, status)
+    if collection.origin == "c2b" and status.amount is not None:
+        # what a customer paid unprompted is what the provider says, never the callback
+        collection = replace(collection, amount=status.amount)
     paid = status.amount or collection.amount
+    owner = uow.collections.by_provider_reference(collection.provider, receipt)
+    if owner is not None and owner.id != collection.id:
+        return _receipt_taken(uow, collection, owner, receipt, changes)
     if collection.state is C.FAILED:
-        # We had it as failed on the provider's word; the provider now says it was paid.
-        # The money is real but contradicts our record: suspense and the owner decides.
-        to_suspense(uow, collection, paid, receipt, "success_after_failure", actor)
-        return collection
+        # Failed on the provider's word, now paid on its word: the money is real. Book it
+        # (by its receipt, once) and tell the owner, whose customer saw "failed".
+        uow.notifications.add(
+            "late_payment",
+            f"{collection.provider}: {paid} for {collection.reference} was paid after it "
+            f"had failed ({collection.reason}); it is booked now",
+            now,
+            provider=collection.provider,
+            payload={"collection": collection.reference, "amount_minor": paid.minor},
+            dedupe_key=f"late_payment:{collection.reference}",
+        )
     if paid != collection.amount:
         entry_id = to_suspense(uow, collection, paid, receipt, "amount_mismatch", actor)
         return collection.moved_to(
@@ -271,6 +321,36 @@ def _succeeded(
         uow, policy, collection, paid, receipt, status.completed_at or now, actor
     )
     return _paid(collection, now, receipt, entry_id, changes)
+
+
+def _receipt_taken(
+    uow: UnitOfWork,
+    collection: Collection,
+    owner: Collection,
+    receipt: str,
+    changes: dict[str, Any],
+) -> Collection:
+    """The provider names, for ``collection``, a receipt already booked on ``owner``:
+    one payment cannot be two. Nothing more is booked; the collection is closed as paid
+    by that receipt elsewhere, and the owner told which two to look at."""
+    uow.notifications.add(
+        "receipt_conflict",
+        f"{collection.provider}: receipt {receipt} is reported for {collection.reference} "
+        f"but is already booked for {owner.reference}; it is counted once — check which "
+        "request it paid",
+        uow.now,
+        provider=collection.provider,
+        payload={"receipt": receipt, "collection": collection.reference, "booked": owner.reference},
+        dedupe_key=f"receipt_conflict:{collection.provider}:{receipt}:{collection.reference}",
+    )
+    return collection.moved_to(
+        C.SUCCEEDED,
+        uow.now,
+        entry_id=None,
+        reason="receipt_booked_elsewhere",
+        next_check_at=None,
+        **changes,
+    )
 
 
 def _paid(

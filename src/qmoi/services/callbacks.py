@@ -1,14 +1,19 @@
-"""Provider callbacks: stored raw first, processed after.
+"""Provider callbacks: stored raw first, processed after, under one trust rule.
 
-``receive`` runs in the API request: it authenticates and parses the callback through
-the provider's connector, stores it in the inbox (unique on the provider's event id, so a
-duplicate is acknowledged and ignored; concurrent requests share one commit, see
-:mod:`qmoi.services.intake`) and answers once it is stored. ``process_inbox`` claims
-stored callbacks in batches (any number of processes may drain the inbox) and applies
-each in its own savepoint: a success is booked exactly once; an unknown id, a mismatch
-or a forged callback never becomes revenue. When a success must be confirmed first
-(Airtel without a verified hash, M-Pesa with MPESA_CONFIRM_CALLBACKS), the collection is
-scheduled for an immediate status enquiry and the enquiry's answer is what gets booked.
+``receive`` runs in the API request: it parses the callback through the provider's
+connector and stores it in the inbox (concurrent requests share one commit, see
+:mod:`qmoi.services.intake`), answering once it is stored. What the inbox dedupes is
+the exact body under the provider's event id: the same callback delivered twice is one
+item, while a different body claiming the same event — a forgery that arrived first,
+say — is an item of its own and cannot take the genuine one's place. Daraja's query
+results are not stored for processing: they are handed to the query waiting for them,
+and only when they came to that query's own tagged URL.
+
+``process_inbox`` claims stored callbacks in batches (any number of processes may drain
+it) and applies each in its own savepoint, as :mod:`qmoi.services.trust` rules: an
+authenticated callback is applied (a success booked exactly once); a hint only brings
+the enquiry about what it names forward. An item whose processing keeps failing is
+parked after a few attempts and the owner told, so it never holds up the rest.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -47,13 +52,23 @@ from qmoi.services.booking import (
 )
 from qmoi.services.context import Services
 from qmoi.services.intake import Arrival, Intake
-from qmoi.services.ports import InboxItem, UnitOfWork
+from qmoi.services.ports import InboxItem, Mark, UnitOfWork
 from qmoi.services.transfers import apply_transfer_status
+from qmoi.services.trust import ask_about_collection, ask_about_transfer, claims_success, is_proof
 
 log = structlog.get_logger("qmoi.services.callbacks")
 
 K = CallbackKind
-RESULT_KINDS = {K.STATUS_RESULT, K.BALANCE_RESULT, K.REVERSAL_RESULT}
+#: answers to our own queries (Daraja's status, balance and reversal results)
+ANSWER_KINDS = frozenset({K.STATUS_RESULT, K.BALANCE_RESULT, K.REVERSAL_RESULT})
+#: processing attempts before a callback that keeps failing is parked
+MAX_ATTEMPTS = 3
+
+# what became of a stored callback (the inbox status)
+PROCESSED = "processed"  # an authenticated fact, applied
+HINT = "hint"  # a hint: the enquiry about what it names was brought forward
+REJECTED = "rejected"
+FAILED = "failed"  # parked after MAX_ATTEMPTS failures
 
 
 @dataclass(frozen=True)
@@ -62,8 +77,13 @@ class Receipt:
 
     body: dict[str, Any]
     status_code: int
-    outcome: str  # stored | duplicate | rejected | answered
+    outcome: str  # stored | duplicate | rejected | answered | answer
     reason: str | None = None
+
+
+def inbox_id(event: CallbackEvent, body: bytes) -> str:
+    """The inbox identity of a callback: the provider's event id and the exact body."""
+    return f"{event.event_id}#{hashlib.sha256(body).hexdigest()[:16]}"
 
 
 async def receive(
@@ -73,27 +93,26 @@ async def receive(
     kind: CallbackKind,
     headers: Mapping[str, str],
     body: bytes,
+    *,
+    reply_to: str | None = None,
 ) -> Receipt:
-    """Authenticate, parse and store one callback (through the ``intake``'s group
-    commit); answer as the provider expects once it is stored."""
+    """Parse and store one callback (through the ``intake``'s group commit); answer as
+    the provider expects once it is stored. ``reply_to`` is the answer tag of the URL it
+    came to, when that URL was made for one query of ours."""
     connector = services.providers[provider]
     try:
         event = connector.parse_callback(kind, headers, body)
     except CallbackRejected as exc:
         await asyncio.to_thread(_store_rejection, services, provider, kind, body, exc.reason)
         log.warning("callback.rejected", provider=provider, kind=kind.value, reason=exc.reason)
-        return Receipt(
-            {"error": {"code": "callback_rejected", "reason": exc.reason, "message": exc.detail}},
-            400,
-            "rejected",
-            exc.reason,
-        )
+        return _refusal(exc.reason, exc.detail)
     if kind is K.C2B_VALIDATION:
         return await asyncio.to_thread(_validate_c2b, services, event)
-    new = await intake.store(Arrival(provider, event.kind.value, event.event_id, encode(event)))
-    delivery = _awaited_result(services, provider, event)
-    if delivery is not None and services.results is not None:
-        await asyncio.to_thread(services.results.deliver, *delivery)
+    if reply_to is not None or event.kind in ANSWER_KINDS:
+        return await _answer(services, provider, kind, event, body, reply_to)
+    new = await intake.store(
+        Arrival(provider, event.kind.value, inbox_id(event, body), encode(event))
+    )
     answer = connector.callback_answer(event, True)
     if not new:
         return Receipt(answer, 200, "duplicate")
@@ -101,17 +120,33 @@ async def receive(
     return Receipt(answer, 200, "stored")
 
 
-def _awaited_result(
-    services: Services, provider: str, event: CallbackEvent
-) -> tuple[str, Mapping[str, Any]] | None:
-    """Daraja answers balance and status queries by callback: the key and answer to hand
-    to the call waiting for it (in this process; other processes read it from the
-    inbox)."""
-    if provider != "mpesa" or services.results is None:
-        return None
-    from qmoi.providers.mpesa.callbacks import waiter_delivery
+def _refusal(reason: str, message: str) -> Receipt:
+    return Receipt(
+        {"error": {"code": "callback_rejected", "reason": reason, "message": message}},
+        400,
+        "rejected",
+        reason,
+    )
 
-    return waiter_delivery(event)
+
+async def _answer(
+    services: Services,
+    provider: str,
+    kind: CallbackKind,
+    event: CallbackEvent,
+    body: bytes,
+    reply_to: str | None,
+) -> Receipt:
+    """A query's result goes to the query waiting for it — only when it came to the URL
+    made for that query, whose tag nobody but the provider learnt."""
+    if reply_to is None or services.results is None:
+        reason = "unsolicited_answer" if reply_to is None else "no_query_waiting"
+        await asyncio.to_thread(_store_rejection, services, provider, kind, body, reason)
+        log.warning("callback.rejected", provider=provider, kind=kind.value, reason=reason)
+        return _refusal(reason, "no query of ours is waiting for this answer")
+    delivered = {"kind": event.kind.value, "body": dict(event.raw)}
+    await asyncio.to_thread(services.results.deliver, reply_to, delivered)
+    return Receipt(services.providers[provider].callback_answer(event, True), 200, "answer")
 
 
 def _validate_c2b(services: Services, event: CallbackEvent) -> Receipt:
@@ -137,7 +172,7 @@ def _store_rejection(
             f"rejected:{digest}",
             body.decode("utf-8", "replace")[:20_000],
             uow.now,
-            status="rejected",
+            status=REJECTED,
             reason=reason[:64],
         )
         uow.commit()
@@ -149,20 +184,32 @@ def _store_rejection(
 def process_inbox(services: Services, limit: int = 200) -> int:
     """Apply up to ``limit`` stored callbacks in one transaction; returns how many.
 
-    Plain successes for open collections — nearly all of a busy day's callbacks — are
-    booked together (:func:`~qmoi.services.booking.book_many`); every other callback,
-    and all of them if the batch meets a concurrent change, one at a time."""
+    Plain authenticated successes for open collections — nearly all of a busy day's
+    callbacks when Airtel signs them — are booked together
+    (:func:`~qmoi.services.booking.book_many`); every other callback, and all of them
+    if the batch meets a concurrent change, one at a time, each in its own savepoint: one
+    that fails is rolled back alone and tried again with the next batch, then parked."""
     with services.uows() as uow:
         items = uow.inbox.claim(limit)
-        pending = [(item, decode(item.body)) for item in items]
-        marks, pending = _book_plain_successes(uow, services, pending)
+        marks: list[Mark] = []
+        pending: Decoded = []
+        for item in items:
+            try:
+                pending.append((item, decode(item.body)))
+            except Exception as exc:  # a stored body we cannot read: no retry will help
+                marks.append(_failure(uow, item, exc, attempts=MAX_ATTEMPTS))
+        booked, pending = _book_plain_successes(uow, services, pending)
+        marks += booked
         for item, event in pending:
             try:
                 with uow.savepoint():
                     status, reason = _apply(uow, services, item.provider, event)
             except ConcurrentUpdate:
                 continue  # stays "received": the next batch sees the settled state
-            marks.append((item.id, status, reason))
+            except Exception as exc:  # one poisoned callback must not stop the inbox
+                marks.append(_failure(uow, item, exc))
+                continue
+            marks.append(Mark(item.id, status, reason, item.attempts))
         uow.inbox.mark_many(marks)
         uow.commit()
     return len(items)
@@ -171,24 +218,68 @@ def process_inbox(services: Services, limit: int = 200) -> int:
 Decoded = list[tuple[InboxItem, CallbackEvent]]
 
 
+def _failure(uow: UnitOfWork, item: InboxItem, exc: Exception, *, attempts: int = 0) -> Mark:
+    """Count a failed attempt; after :data:`MAX_ATTEMPTS` the item is parked and the
+    owner told (it keeps its body for whoever looks into it)."""
+    tried = max(item.attempts + 1, attempts)
+    error = f"{type(exc).__name__}: {exc}"
+    if tried < MAX_ATTEMPTS:
+        log.warning(
+            "callback.failed", item=item.id, event_id=item.event_id, attempts=tried,
+            error=error[:300],
+        )  # fmt: skip
+        return Mark(item.id, "received", error, tried)
+    log.error(
+        "callback.parked", item=item.id, provider=item.provider, event_id=item.event_id,
+        attempts=tried, error=error[:300], exc_info=exc,
+    )  # fmt: skip
+    uow.notifications.add(
+        "callback_parked",
+        f"{item.provider}: a {item.kind} callback (inbox item {item.id}) could not be "
+        f"processed after {tried} attempts ({type(exc).__name__}); it is set aside and "
+        "nothing was booked from it — the callbacks behind it go on",
+        uow.now,
+        provider=item.provider,
+        payload={"item": item.id, "event_id": item.event_id, "error": error[:300]},
+        dedupe_key=f"callback_parked:{item.id}",
+    )
+    return Mark(item.id, FAILED, error, tried)
+
+
 def _book_plain_successes(
     uow: UnitOfWork, services: Services, decoded: Decoded
-) -> tuple[list[tuple[int, str, str | None]], Decoded]:
-    """Book the batch's plain successes in bulk; returns their inbox marks and the
-    callbacks left for one-by-one handling."""
+) -> tuple[list[Mark], Decoded]:
+    """Book the batch's plain authenticated successes in bulk; returns their inbox marks
+    and the callbacks left for one-by-one handling — all of them when anything in the
+    bulk path fails, so that one poisoned callback is isolated by the one-by-one path."""
+    try:
+        with uow.savepoint():
+            chosen = _bulk(uow, services, decoded)
+    except ConcurrentUpdate:
+        return [], decoded
+    except Exception:  # one of them is poisoned: take them one by one, isolated
+        log.warning("callback.bulk_failed", items=len(decoded), exc_info=True)
+        return [], decoded
+    if not chosen:
+        return [], decoded
+    services.wake()
+    rest = [(item, event) for item, event in decoded if item.id not in chosen]
+    return [Mark(i.id, PROCESSED, None, i.attempts) for i in chosen.values()], rest
+
+
+def _bulk(uow: UnitOfWork, services: Services, decoded: Decoded) -> dict[int, InboxItem]:
+    """Find and book the plain successes; returns the items booked, by id."""
     candidates = [
         (item, event)
         for item, event in decoded
-        if event.kind is K.COLLECTION
-        and event.status.outcome is Outcome.SUCCEEDED
-        and not services.policy.provider(item.provider).confirm_callbacks
+        if event.kind is K.COLLECTION and is_proof(event) and claims_success(event)
     ]
     found: dict[tuple[str, str], Collection] = {}
     for provider in {item.provider for item, _ in candidates}:
         keys = [e.reference for i, e in candidates if i.provider == provider]
         for key, match in uow.collections.matching(provider, keys).items():
             found[(provider, key)] = match
-    chosen: dict[int, tuple[Collection, ProviderStatus]] = {}
+    chosen: dict[int, tuple[InboxItem, Collection, ProviderStatus]] = {}
     taken: set[object] = set()
     for item, event in candidates:
         target = found.get((item.provider, event.reference))
@@ -199,17 +290,10 @@ def _book_plain_successes(
         if callback_mismatches(event, expected) or {target.id, receipt} & taken:
             continue
         taken |= {target.id, receipt}
-        chosen[item.id] = (target, event.status)
-    if not chosen:
-        return [], decoded
-    try:
-        with uow.savepoint():
-            book_many(uow, services.policy, list(chosen.values()), source="callback")
-    except ConcurrentUpdate:
-        return [], decoded
-    services.wake()
-    rest = [(item, event) for item, event in decoded if item.id not in chosen]
-    return [(item_id, "processed", None) for item_id in chosen], rest
+        chosen[item.id] = (item, target, event.status)
+    if chosen:
+        book_many(uow, services.policy, [(c, s) for _, c, s in chosen.values()], source="callback")
+    return {item_id: item for item_id, (item, _, _) in chosen.items()}
 
 
 def _apply(
@@ -220,84 +304,89 @@ def _apply(
     if event.kind is K.C2B_CONFIRMATION:
         return _c2b_confirmation(uow, services, provider, event)
     if event.kind in (K.DISBURSEMENT, K.DISBURSEMENT_TIMEOUT):
-        transfer = uow.transfers.by_provider_request(provider, event.reference)
-        if transfer is None:
-            _unknown(uow, provider, event)
-            return "rejected", "unknown_transaction"
-        status = event.status
-        if event.kind is K.DISBURSEMENT_TIMEOUT:
-            status = ProviderStatus(Outcome.UNKNOWN, status.provider_code, "queue timeout")
-        apply_transfer_status(uow, services, transfer, status, source="callback")
-        return "processed", None
-    return "processed", None  # balance / status / reversal results: read by their caller
+        return _transfer_callback(uow, services, provider, event)
+    # query results go to their query, never through the inbox (older rows did)
+    return REJECTED, "not_processed_here"
 
 
 def _collection_callback(
     uow: UnitOfWork, services: Services, provider: str, event: CallbackEvent
 ) -> tuple[str, str | None]:
-    collection = uow.collections.by_reference(
-        event.reference
-    ) or uow.collections.by_provider_request(provider, event.reference)
+    collection = uow.collections.named(provider, event.reference)
     if collection is None:
-        collection = _match_unnamed(uow, provider, event)
-    if collection is None:
-        # The push's answer may have been recorded between the two looks (a callback can
-        # overtake its own push's answer): then the collection has just been named, and
-        # neither look saw it. Each statement sees what was committed when it began, so
-        # looking once more closes that gap (found by the chaos run: a paid push whose
-        # callback was rejected as unknown, then expired).
-        collection = uow.collections.by_provider_request(provider, event.reference)
-    if collection is None:
-        _unknown(uow, provider, event)
-        return "rejected", "unknown_transaction"
+        return _unnamed(uow, services, provider, event)
+    success = claims_success(event)
+    if not is_proof(event):
+        return HINT, ask_about_collection(uow, collection, late_success=success)
     expected = ExpectedTransaction(collection.reference, collection.amount, collection.msisdn)
     problems = callback_mismatches(event, expected)
-    status = event.status
     if "msisdn_mismatch" in problems or "currency_mismatch" in problems:
-        _schedule_enquiry(uow, collection)
-        return "rejected", problems[0]
-    if status.outcome is Outcome.SUCCEEDED and services.policy.provider(provider).confirm_callbacks:
-        _schedule_enquiry(uow, collection)
-        return "processed", "awaiting_confirmation"
-    apply_collection_status(uow, services.policy, collection, status, source="callback")
-    if collection.state is not CollectionState.SUCCEEDED and status.outcome is Outcome.SUCCEEDED:
+        ask_about_collection(uow, collection, late_success=success)
+        return REJECTED, problems[0]
+    if collection.state is CollectionState.FAILED and success:
+        # proof contradicting a failure the provider itself reported: ask it again
+        return PROCESSED, ask_about_collection(uow, collection, late_success=True)
+    apply_collection_status(uow, services.policy, collection, event.status, source="callback")
+    if collection.state is not CollectionState.SUCCEEDED and success:
         services.wake()
-    return "processed", problems[0] if problems else None
+    return PROCESSED, problems[0] if problems else None
 
 
-def _match_unnamed(uow: UnitOfWork, provider: str, event: CallbackEvent) -> Collection | None:
-    """A success for a push whose answer we never got (no provider id stored): the only
-    open request for that number and amount is it."""
+def _unnamed(
+    uow: UnitOfWork, services: Services, provider: str, event: CallbackEvent
+) -> tuple[str, str | None]:
+    """A callback naming nothing of ours. A push whose answer was lost has no provider id
+    to be named by, so a success hint may be about one: the pushes of the number and
+    amount it claims that nothing named are asked about now (the statement decides; the
+    hint's number, amount and id decide nothing). Anything else is refused."""
     status = event.status
-    if status.outcome is not Outcome.SUCCEEDED or status.msisdn is None or status.amount is None:
-        return None
-    if status.provider_reference:
-        # already found on the statement and booked by its receipt: this late callback
-        # is that payment again, not a new one
-        booked = uow.collections.by_provider_reference(provider, status.provider_reference)
-        if booked is not None:
-            return booked
-    candidates = uow.collections.unmatched_unknown(provider, status.msisdn, status.amount)
-    if len(candidates) != 1:
-        return None
-    from dataclasses import replace
+    if not claims_success(event) or status.msisdn is None or status.amount is None:
+        log.warning(
+            "callback.unknown_transaction", provider=provider, kind=event.kind.value,
+            reference=event.reference,
+        )  # fmt: skip
+        return REJECTED, "unknown_transaction"
+    window = timedelta(seconds=services.policy.unknown_expiry_s)
+    unnamed = uow.collections.unnamed(provider, status.msisdn, status.amount, uow.now - window)
+    asked = [ask_about_collection(uow, c, late_success=True) for c in unnamed]
+    if not any(what in ("enquiry_scheduled", "late_enquiry") for what in asked):
+        return REJECTED, "unknown_transaction"
+    return HINT, "unnamed_enquiry"
 
-    found = replace(candidates[0], provider_request_id=event.reference)
-    uow.collections.save(found, found.state)
-    return found
+
+def _transfer_callback(
+    uow: UnitOfWork, services: Services, provider: str, event: CallbackEvent
+) -> tuple[str, str | None]:
+    transfer = uow.transfers.by_provider_request(provider, event.reference)
+    if transfer is None:
+        log.warning(
+            "callback.unknown_transaction", provider=provider, kind=event.kind.value,
+            reference=event.reference,
+        )  # fmt: skip
+        return REJECTED, "unknown_transaction"
+    if not is_proof(event) or event.kind is K.DISBURSEMENT_TIMEOUT:
+        # a queue timeout says nothing about the money, whoever sends it
+        return HINT, ask_about_transfer(uow, transfer)
+    apply_transfer_status(uow, services, transfer, event.status, source="callback")
+    return PROCESSED, None
 
 
 def _c2b_confirmation(
     uow: UnitOfWork, services: Services, provider: str, event: CallbackEvent
 ) -> tuple[str, str | None]:
-    """A customer paid the till/paybill directly: the money is there; attribute it."""
+    """A customer paid the till or paybill directly. The record starts unconfirmed; the
+    resolver asks the provider about the receipt, and only the provider's answer — its
+    amount, not the callback's — is booked."""
     status = event.status
     receipt = status.provider_reference or event.reference
-    if uow.collections.by_provider_reference(provider, receipt) is not None:
-        return "processed", "duplicate_receipt"
+    if (
+        uow.collections.by_provider_reference(provider, receipt) is not None
+        or uow.collections.named(provider, receipt) is not None
+    ):
+        return (PROCESSED if is_proof(event) else HINT), "duplicate_receipt"
     rules = services.policy.provider(provider)
     if status.amount is None or not status.amount.is_positive:
-        return "rejected", "amount_missing"
+        return REJECTED, "amount_missing"
     stream = attribute(event.account_reference or "", rules.c2b_rules, rules.c2b_default_stream)
     now = uow.now
     collection = uow.collections.add(
@@ -315,32 +404,16 @@ def _c2b_confirmation(
             origin="c2b",
             account_reference=(event.account_reference or "")[:64] or None,
             provider_request_id=receipt,
+            reason="unconfirmed",
             next_check_at=now,
             attempts=1,
         )
     )
-    if rules.confirm_callbacks:
-        return "processed", "awaiting_confirmation"  # the resolver confirms, then books
+    if not is_proof(event):
+        return HINT, "confirmation_scheduled"
     apply_collection_status(uow, services.policy, collection, status, source="c2b")
     services.wake()
-    return "processed", None
-
-
-def _schedule_enquiry(uow: UnitOfWork, collection: Collection) -> None:
-    if collection.is_final:
-        return
-    from dataclasses import replace
-
-    uow.collections.save(replace(collection, next_check_at=uow.now), collection.state)
-
-
-def _unknown(uow: UnitOfWork, provider: str, event: CallbackEvent) -> None:
-    log.warning(
-        "callback.unknown_transaction",
-        provider=provider,
-        kind=event.kind.value,
-        reference=event.reference,
-    )
+    return PROCESSED, None
 
 
 # --- the inbox's own serialisation of a parsed event -----------------------------------
@@ -369,6 +442,7 @@ def encode(event: CallbackEvent) -> str:
                 "completed_at": status.completed_at.isoformat() if status.completed_at else None,
             },
             "raw": event.raw,
+            "authenticated": event.authenticated,
         },
         default=_plain,
         sort_keys=True,
@@ -405,7 +479,8 @@ def decode(text: str) -> CallbackEvent:
         status=status,
         account_reference=data["account_reference"],
         raw=data["raw"],
+        authenticated=bool(data.get("authenticated", False)),
     )
 
 
-__all__ = ["Receipt", "StreamKey", "decode", "encode", "process_inbox", "receive"]
+__all__ = ["Receipt", "StreamKey", "decode", "encode", "inbox_id", "process_inbox", "receive"]

@@ -25,9 +25,6 @@ class ProviderPolicy:
     #: a collection re-sent with the same reference cannot charge twice (Airtel dedupes
     #: transaction ids; an M-Pesa STK push has no client id, so it is never re-sent)
     idempotent_collect: bool
-    #: a callback's success is only booked once a status enquiry agrees (Airtel without
-    #: a verified hash; M-Pesa with MPESA_CONFIRM_CALLBACKS)
-    confirm_callbacks: bool = False
     #: the payout's result carries no fee: ask the provider for it afterwards (Daraja's
     #: B2C result has none; Transaction Status reports DebitPartyCharges)
     fee_by_enquiry: bool = False

@@ -16,7 +16,7 @@ import structlog
 
 from qmoi.domain.collection import Collection
 from qmoi.domain.states import CollectionState
-from qmoi.providers.base import Outcome, ProviderError, ProviderStatus
+from qmoi.providers.base import DirectPayments, Outcome, ProviderError, ProviderStatus
 from qmoi.services.collections import record_status, send_collection
 from qmoi.services.context import Services
 from qmoi.services.statement import can_read_statement, from_statement
@@ -76,11 +76,9 @@ async def _enquire(services: Services, collection: Collection) -> ProviderStatus
         return await from_statement(services, collection)
     try:
         if collection.origin == "c2b":
-            lookup = getattr(connector, "transaction_status", None)
-            if lookup is None:
+            if not isinstance(connector, DirectPayments) or not collection.provider_request_id:
                 return ProviderStatus(Outcome.UNKNOWN, "no_lookup", "cannot confirm C2B")
-            result: ProviderStatus = await lookup(transaction_id=collection.provider_request_id)
-            return result
+            return await connector.direct_payment_status(collection.provider_request_id)
         return await connector.collection_status(
             collection.reference, collection.provider_request_id or ""
         )

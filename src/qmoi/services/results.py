@@ -2,8 +2,10 @@
 meet the call waiting for them, across processes.
 
 The API process that receives a result stores it in the inbox under ``result:{key}``
-(the conversation id) and hands it to its own waiters; a worker in another process
-waiting for that key finds it in the inbox. Implements the providers' ResultWaiter.
+(the answer tag of the URL it came to, made for that one query) and hands it to its own
+waiters; a worker in another process waiting for that key finds it in the inbox. The
+first answer stored for a key is the one read: only the provider knows the key.
+Implements the providers' ResultWaiter.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class StoredResultWaiter:
                 result_event_id(key),
                 json.dumps(body, default=str),
                 uow.now,
-                status="processed",
+                status="answer",
             )
             uow.commit()
         self._local.deliver(key, body)

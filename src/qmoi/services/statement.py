@@ -1,13 +1,13 @@
 """Finding a payment on the provider's statement when nothing else can name it.
 
 An M-Pesa STK push whose answer was lost (a timeout after Daraja accepted it) leaves no
-CheckoutRequestID to query; if its one callback is lost too, the customer's money is
-on the paybill and nowhere in QMOI. Once the prompt is long over, the statement of the
-push's minutes is read: exactly one unbooked payment from that number for that amount,
-with exactly one unnamed request it could belong to and no payment of that number and
-amount booked without a receipt (which the line could be), is that request's payment
-(booked with its receipt); none at all means the customer did not pay. Anything else is
-left unknown — never guessed.
+CheckoutRequestID to query, and its callback — were it to come — is only a hint. Once
+the prompt is long over, the statement of the push's minutes is read: exactly one
+unbooked payment from that number for that amount, and nothing else that could own it —
+no other request for that number and amount open in that window (named or not), none
+paid without a receipt (an STK query names none, so the line may be its) — is that
+request's payment, booked with its receipt. None at all means the customer did not pay.
+Anything else is left unknown for the next pass or the owner — never guessed.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ async def from_statement(services: Services, collection: Collection) -> Provider
         )  # fmt: skip
         return ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
     provider = collection.provider
+    reach = before + settled  # another request's own window overlaps ours
     with services.uows(read_only=True) as uow:
         unbooked = [
             line
@@ -73,18 +74,18 @@ async def from_statement(services: Services, collection: Collection) -> Provider
             and line.amount == collection.amount
             and line.provider_reference is not None
             and uow.collections.by_provider_reference(provider, line.provider_reference) is None
+            and not uow.ledger.has_reference(f"{provider}:pay:{line.provider_reference}")
         ]
-        rivals = uow.collections.unmatched_unknown(provider, collection.msisdn, collection.amount)
-        # a payment booked from an enquiry that named no receipt may be any such line
-        shadowed = uow.collections.receiptless_successes(
-            provider, collection.msisdn, collection.amount
+        rivals, receiptless = uow.collections.rivals(
+            collection, collection.created_at - reach, collection.created_at + reach
         )
     log.info(
         "statement.read",
         reference=collection.reference,
         lines=len(lines),
         candidates=len(unbooked),
-        unnamed=len(rivals),
+        rivals=len(rivals),
+        receiptless=receiptless,
     )
     if not unbooked:
         return ProviderStatus(
@@ -93,15 +94,11 @@ async def from_statement(services: Services, collection: Collection) -> Provider
             "no payment from this number for this amount is on the statement",
             reason=FailureReason.NOT_FOUND,
         )
-    if (
-        len(unbooked) == 1
-        and not shadowed
-        and [r.reference for r in rivals] == [collection.reference]
-    ):
+    if len(unbooked) == 1 and not rivals and not receiptless:
         return unbooked[0]
     return ProviderStatus(
         Outcome.UNKNOWN,
         "ambiguous_statement",
-        f"{len(unbooked)} payment(s) on the statement for {len(rivals)} unnamed request(s) "
-        f"and {shadowed} paid without a receipt",
+        f"{len(unbooked)} payment(s) on the statement for this request, {len(rivals)} other "
+        f"open request(s) and {receiptless} paid without a receipt that could own them",
     )

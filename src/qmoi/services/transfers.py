@@ -42,7 +42,7 @@ from qmoi.providers.base import (
     Rejected,
 )
 from qmoi.services.booking import ConcurrentUpdate
-from qmoi.services.bookkeeping import record_entry
+from qmoi.services.bookkeeping import record_entries, record_entry
 from qmoi.services.context import Services
 from qmoi.services.ports import UnitOfWork
 
@@ -290,8 +290,19 @@ async def advance_transfer(services: Services, transfer: Transfer) -> Transfer:
     except ProviderError as exc:
         status = ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
     if _never_arrived(services, transfer, status):
+        if not _claim_resend(services, transfer):
+            log.info("transfer.resend_taken", reference=transfer.reference)
+            return transfer  # another worker claimed it since: it decides
         return await send_transfer(services, transfer)
     return apply_transfer(services, transfer.reference, status, source="enquiry")
+
+
+def _claim_resend(services: Services, transfer: Transfer) -> bool:
+    """Only one worker may send again: the one whose claim is still the latest."""
+    with services.uows() as uow:
+        mine = uow.transfers.claim_resend(transfer, uow.now)
+        uow.commit()
+    return mine
 
 
 def _never_arrived(services: Services, transfer: Transfer, status: ProviderStatus) -> bool:
@@ -477,19 +488,24 @@ def apply_transfer_status(
 
 
 def _settle(uow: UnitOfWork, transfer: Transfer, fee: Money | None) -> None:
-    record_entry(
-        uow,
-        L.transfer_settled(
-            transfer.provider,
-            transfer.amount,
-            transfer.reference,
-            uow.now,
-            sandbox=transfer.sandbox,
-        ),
-        "system",
+    """Settle the transfer, with its fee when the provider named one. Both entries are
+    posted as one, so their accounts are locked in the ledger's one order: posted one
+    after the other they locked in-transit before the wallet, a concurrent reservation
+    the other way round, and PostgreSQL found a deadlock (three workers, M-Pesa)."""
+    settled = L.transfer_settled(
+        transfer.provider, transfer.amount, transfer.reference, uow.now, sandbox=transfer.sandbox
     )
-    if fee is not None and fee.is_positive:
-        _book_fee(uow, transfer, fee)
+    if fee is None or not fee.is_positive:
+        record_entry(uow, settled, "system")
+        return
+    reference = f"{transfer.reference}:fee"
+    charged = L.fee_charged(transfer.provider, fee, reference, uow.now, sandbox=transfer.sandbox)
+    try:
+        record_entries(uow, [settled, charged], "system")
+    except InsufficientFunds:
+        # the provider took the fee from float our books do not hold: owe it instead
+        owed = L.fee_payable(transfer.provider, fee, reference, uow.now, sandbox=transfer.sandbox)
+        record_entries(uow, [settled, owed], "system")
 
 
 def _book_fee(uow: UnitOfWork, transfer: Transfer, fee: Money) -> None:

@@ -67,7 +67,6 @@ def make_settings(key_pair: KeyPair) -> Callable[..., MpesaSettings]:
             "base_url": None,
             "account_reference": "QMOI_MPESA",
             "transaction_desc": "QMOI M-Pesa Revenue",
-            "confirm_callbacks": False,
             "callback_allowlist": (),
             "callback_token": SecretStr(CALLBACK_TOKEN),
             "c2b_rules": (

@@ -143,10 +143,11 @@ class Receiver:
         if not connector.callback_token_valid(request.path_params["token"]):
             self.records.append(Record(sub_path, None, None, "bad_token", None))
             return JSONResponse({"detail": "Not Found"}, status_code=404)
-        kind = callbacks.CALLBACK_ROUTES.get(sub_path)
-        if kind is None:
+        found = callbacks.route(sub_path)
+        if found is None:
             self.records.append(Record(sub_path, None, None, "unknown_path", None))
             return JSONResponse({"detail": "Not Found"}, status_code=404)
+        kind, tag = found
         try:
             event = connector.parse_callback(kind, dict(request.headers), body)
         except CallbackRejected as exc:
@@ -159,7 +160,7 @@ class Receiver:
             return JSONResponse(answer)
         duplicate = event.event_id in self.inbox
         self.inbox.setdefault(event.event_id, event)
-        delivery = callbacks.waiter_delivery(event)
+        delivery = callbacks.waiter_delivery(event, tag)
         if delivery is not None and self.loop is not None and self.results is not None:
             self.loop.call_soon_threadsafe(self.results.deliver, *delivery)
         answer = connector.callback_answer(event, True)

@@ -534,24 +534,45 @@ def test_reversal_result_codes_are_strings() -> None:
 # --- the ResultWaiter hand-over -------------------------------------------------------
 
 
-def test_waited_results_are_delivered_under_the_conversation_id() -> None:
+def test_waited_results_are_delivered_under_the_answer_tag_of_their_url() -> None:
     event = parse_callback(K.STATUS_RESULT, encode(result(0, **STATUS_PARAMS)))
-    delivery = callbacks.waiter_delivery(event)
+    tag = callbacks.new_answer_tag()
+    delivery = callbacks.waiter_delivery(event, tag)
     assert delivery is not None
     key, body = delivery
-    assert key == "AG_20260101_status"
+    assert key == tag  # not the ConversationID the body carries
     kind, inner = callbacks.read_delivery(json.loads(json.dumps(body)))
     assert kind is K.STATUS_RESULT
     assert inner["Result"]["ConversationID"] == "AG_20260101_status"
 
 
+def test_a_result_without_its_querys_tag_is_delivered_to_nobody() -> None:
+    """Whoever knows the path token can post a result; only Daraja knows the tag."""
+    event = parse_callback(K.STATUS_RESULT, encode(result(0, **STATUS_PARAMS)))
+    assert callbacks.waiter_delivery(event, None) is None
+
+
 def test_queue_timeouts_are_delivered_too_and_callbacks_nobody_waits_for_are_not() -> None:
     timeout = parse_callback(K.DISBURSEMENT_TIMEOUT, encode(result(1)))
-    assert callbacks.result_key(timeout) == "AG_20260101_status"
+    tag = callbacks.new_answer_tag()
+    assert callbacks.waiter_delivery(timeout, tag) is not None
     stk = parse_callback(K.COLLECTION, encode(stk_success()))
-    assert callbacks.waiter_delivery(stk) is None
+    assert callbacks.waiter_delivery(stk, tag) is None
     b2c = parse_callback(K.DISBURSEMENT, encode(b2c_success()))
-    assert callbacks.waiter_delivery(b2c) is None
+    assert callbacks.waiter_delivery(b2c, tag) is None
+
+
+def test_answer_tags_route_to_their_result_paths_only() -> None:
+    tag = callbacks.new_answer_tag()
+    assert len(tag) == 32
+    assert tag != callbacks.new_answer_tag()
+    assert callbacks.route("/stk") == (K.COLLECTION, None)
+    assert callbacks.route("status/result/" + tag) == (K.STATUS_RESULT, tag)
+    assert callbacks.route("/balance/timeout/" + tag) == (K.DISBURSEMENT_TIMEOUT, tag)
+    assert callbacks.route("/stk/" + tag) is None  # pushes are not answers to a query
+    assert callbacks.route("/status/result/not-a-tag") is None
+    assert callbacks.route("/status/result/" + tag.upper()) is None
+    assert callbacks.route("/nowhere") is None
 
 
 def test_every_route_has_a_neutral_path() -> None:

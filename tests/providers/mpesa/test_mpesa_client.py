@@ -120,7 +120,10 @@ def answer_by_callback(
         body = result_body(conversation, sent)
         if body is not None:
             event = callbacks.parse_callback(kind, json.dumps(body).encode())
-            delivery = callbacks.waiter_delivery(event)
+            url = sent[
+                "QueueTimeOutURL" if kind is CallbackKind.DISBURSEMENT_TIMEOUT else "ResultURL"
+            ]
+            delivery = callbacks.waiter_delivery(event, url.rsplit("/", 1)[-1])
             assert delivery is not None
             asyncio.get_running_loop().call_later(delay_s, fake.results.deliver, *delivery)
         return httpx.Response(
@@ -636,8 +639,12 @@ async def test_unknown_payout_is_resolved_by_status_on_our_reference(
     assert sent["PartyA"] == 600992
     assert sent["IdentifierType"] == "4"
     assert sent["Occasion"] == ""
-    assert sent["ResultURL"] == f"{CALLBACK_BASE}/status/result"
-    assert sent["QueueTimeOutURL"] == f"{CALLBACK_BASE}/status/timeout"
+    # each query gets URLs of its own, tagged with what only Daraja learns
+    result_url, timeout_url = sent["ResultURL"], sent["QueueTimeOutURL"]
+    tag = result_url.rsplit("/", 1)[-1]
+    assert result_url == f"{CALLBACK_BASE}/status/result/{tag}"
+    assert timeout_url == f"{CALLBACK_BASE}/status/timeout/{tag}"
+    assert callbacks.route(f"/status/result/{tag}") == (CallbackKind.STATUS_RESULT, tag)
 
 
 async def test_status_without_a_result_in_time_is_unknown(

@@ -157,7 +157,7 @@ def test_b2c_queue_timeout_is_unknown() -> None:
     event = callbacks.parse_callback(K.DISBURSEMENT_TIMEOUT, raw("b2c_queue_timeout.json"))
     assert event.status.outcome is Outcome.UNKNOWN
     assert event.reference == "qmoi-mpesa-20260101-3"
-    assert callbacks.result_key(event) == "AG_20260101_201010d5d0c2fa0c5f3d"
+    assert event.status.provider_code == "100000001"
 
 
 def test_balance_result() -> None:

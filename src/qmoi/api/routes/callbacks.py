@@ -65,18 +65,21 @@ async def _mpesa(request: Request, svc: Services, token: str, sub: str) -> JSONR
     connector = svc.providers.get("mpesa")
     if connector is None:
         raise ApiError(404, "not_found", "M-Pesa is not configured")
-    from qmoi.providers.mpesa.callbacks import CALLBACK_ROUTES
+    from qmoi.providers.mpesa.callbacks import route
 
     if not connector.callback_token_valid(token):  # type: ignore[attr-defined]
         raise ApiError(404, "not_found", "Not Found")  # do not confirm the route exists
     source = request.client.host if request.client else None
     if not connector.callback_source_allowed(source):  # type: ignore[attr-defined]
         raise ApiError(403, "forbidden_source", "callbacks are not accepted from this address")
-    kind = CALLBACK_ROUTES.get("/" + sub.strip("/"))
-    if kind is None:
+    found = route(sub)
+    if found is None:
         raise ApiError(404, "not_found", "Not Found")
+    kind, tag = found
     body = await _body(request)
-    receipt = await receive(svc, _intake(request), "mpesa", kind, dict(request.headers), body)
+    receipt = await receive(
+        svc, _intake(request), "mpesa", kind, dict(request.headers), body, reply_to=tag
+    )
     return JSONResponse(receipt.body, status_code=receipt.status_code)
 
 

@@ -202,6 +202,7 @@ def parse(
         reference=tx.id,
         status=status,
         raw=data,
+        authenticated=scope is not None,
     )
     return event, scope
 

@@ -21,9 +21,11 @@ Queue timeouts of every initiator API are parsed as ``CallbackKind.DISBURSEMENT_
 (base.py: "Daraja queue timeout"): an UNKNOWN outcome, never a failure.
 
 Answers that a call is waiting for (Transaction Status, Account Balance and Reversal
-results, and queue timeouts) are handed to the :class:`ResultWaiter` with
-:func:`waiter_delivery`; the key is the ``ConversationID`` (``OriginatorConversationID``
-when a body lacks it), which the connector also takes from the synchronous answer.
+results, and their queue timeouts) come to a URL made for that one query: the result
+path followed by an unguessable *answer tag* (:func:`new_answer_tag`), which only
+Daraja learns. They are handed to the :class:`ResultWaiter` under that tag
+(:func:`waiter_delivery`), so someone who knows the path token — it travels in URLs —
+still cannot answer a query in Daraja's place; an answer without a tag is unsolicited.
 
 This module must never book, never trust the masked C2B ``MSISDN`` as an identity, never
 answer a C2B confirmation with anything but success (it cannot be refused), and never
@@ -34,6 +36,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
+import secrets
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -100,6 +104,18 @@ WAITED_KINDS = frozenset(
         CallbackKind.DISBURSEMENT_TIMEOUT,
     }
 )
+#: Sub-paths that answer one query of ours; the query's answer tag follows them.
+ANSWER_PATHS = frozenset(
+    {
+        STATUS_RESULT_PATH,
+        STATUS_TIMEOUT_PATH,
+        BALANCE_RESULT_PATH,
+        BALANCE_TIMEOUT_PATH,
+        REVERSAL_RESULT_PATH,
+        REVERSAL_TIMEOUT_PATH,
+    }
+)
+_ANSWER_TAG = re.compile(r"[0-9a-f]{32}")
 
 #: Safaricom's callback source addresses (§13.2; pesafy and mpesakit agree).
 SAFARICOM_CALLBACK_SOURCES: tuple[str, ...] = (
@@ -417,27 +433,37 @@ def _reversal_result(data: Mapping[str, Any]) -> CallbackEvent:
 # --------------------------------------------------------------------------------------
 
 
-def result_key(event: CallbackEvent) -> str | None:
-    """The :class:`ResultWaiter` key of an event a call waits for; None for others."""
-    if event.kind not in WAITED_KINDS:
-        return None
-    try:
-        result = wire.read_result(
-            event.raw, queue_timeout=event.kind is CallbackKind.DISBURSEMENT_TIMEOUT
-        )
-    except wire.WireError:
-        return None
-    return _waiter_key(result) or None
+def new_answer_tag() -> str:
+    """An unguessable tag for one query's result URL (128 random bits, lower-case hex:
+    none of the words Daraja refuses in URLs can appear in it)."""
+    return secrets.token_hex(16)
 
 
-def waiter_delivery(event: CallbackEvent) -> tuple[str, dict[str, Any]] | None:
-    """``(key, body)`` to pass to ``ResultWaiter.deliver`` — or None when no call waits
-    for this kind. The body says which kind it is, so a queue timeout is never read as
-    a result."""
-    key = result_key(event)
-    if key is None:
+def answer_path(path: str, tag: str) -> str:
+    """The sub-path a query's result (``path`` one of :data:`ANSWER_PATHS`) comes to."""
+    return f"{path}/{tag}"
+
+
+def route(sub_path: str) -> tuple[CallbackKind, str | None] | None:
+    """The kind of callback a sub-path receives, and the answer tag it carries (None for
+    the fixed paths); None for a path QMOI does not serve."""
+    cleaned = "/" + sub_path.strip("/")
+    kind = CALLBACK_ROUTES.get(cleaned)
+    if kind is not None:
+        return kind, None
+    base, _, tag = cleaned.rpartition("/")
+    if base in ANSWER_PATHS and _ANSWER_TAG.fullmatch(tag):
+        return CALLBACK_ROUTES[base], tag
+    return None
+
+
+def waiter_delivery(event: CallbackEvent, tag: str | None) -> tuple[str, dict[str, Any]] | None:
+    """``(key, body)`` to pass to ``ResultWaiter.deliver`` — or None when the event is no
+    answer to a query of ours (not a waited kind, or it came without the query's tag).
+    The body says which kind it is, so a queue timeout is never read as a result."""
+    if tag is None or event.kind not in WAITED_KINDS:
         return None
-    return key, {"kind": event.kind.value, "body": dict(event.raw)}
+    return tag, {"kind": event.kind.value, "body": dict(event.raw)}
 
 
 def read_delivery(body: Mapping[str, Any]) -> tuple[CallbackKind | None, Mapping[str, Any]]:

@@ -224,12 +224,6 @@ class MpesaConnector:
         return f"{self._callback_base}{sub_path}"
 
     @property
-    def confirms_callbacks(self) -> bool:
-        """``MPESA_CONFIRM_CALLBACKS``: confirm each callback with :meth:`confirm` before
-        booking it."""
-        return self.settings.confirm_callbacks
-
-    @property
     def shortcodes(self) -> frozenset[str]:
         """Our shortcodes (paybill/store and till) as C2B callbacks name them."""
         codes = {self.settings.shortcode, self.settings.till_number}
@@ -755,33 +749,55 @@ class MpesaConnector:
         self,
         operation: str,
         path: str,
-        build: Callable[[str, str], dict[str, Any]],
+        build: Callable[[str, str, str, str], dict[str, Any]],
+        answer_paths: tuple[str, str],
         *,
         safe: bool,
         reference: str | None = None,
     ) -> tuple[CallbackKind | None, Mapping[str, Any]] | None:
-        """Send an initiator request, then wait for its result callback under the
-        acknowledgement's ConversationID; None when none arrives in time."""
+        """Send an initiator request whose result and queue-timeout URLs carry a fresh
+        answer tag, then wait for the result under that tag; None when none arrives in
+        time. Only Daraja learns the tag, so nobody else can answer in its place."""
+        tag = callbacks.new_answer_tag()
+        result_path, timeout_path = answer_paths
+        result_url = self.callback_url(callbacks.answer_path(result_path, tag))
+        timeout_url = self.callback_url(callbacks.answer_path(timeout_path, tag))
 
         async def send() -> wire.InitiatorAck:
             name, credential = self._initiator()
             data = await self._call(
-                operation, path, build(name, credential), money_moving=not safe,
-                reference=reference,
+                operation, path, build(name, credential, result_url, timeout_url),
+                money_moving=not safe, reference=reference,
             )  # fmt: skip
             return self._initiator_ack(operation, data, reference)
 
         ack = await (self._retrying(send) if safe else send())
-        key = ack.conversation_id or ack.originator_conversation_id or ""
-        logger.debug("awaiting result", operation=operation, conversation_id=key)
-        body = await self._results.wait(key, self._result_timeout_s)
+        logger.debug("awaiting result", operation=operation, conversation_id=ack.conversation_id)
+        body = await self._results.wait(tag, self._result_timeout_s)
         if body is None:
             logger.info(
-                "no result in time", operation=operation, conversation_id=key,
+                "no result in time", operation=operation, conversation_id=ack.conversation_id,
                 timeout_s=self._result_timeout_s,
             )  # fmt: skip
             return None
         return callbacks.read_delivery(body)
+
+    async def direct_payment_status(self, receipt: str) -> ProviderStatus:
+        """What Daraja says of a payment a customer made to our shortcode unprompted
+        (C2B), by its receipt: how a C2B confirmation — unsigned, so only a hint — is
+        proven before anything is booked. SUCCEEDED carries Daraja's amount and time. A
+        receipt Daraja does not know (result 25, read as "not found", unconfirmed) and
+        the receipt of an STK payment (booked through its push, never again as C2B) are
+        NOT_FOUND."""
+        status, reason_type = await self._transaction_status(transaction_id=receipt)
+        if status.outcome is Outcome.UNKNOWN and status.provider_code in NOT_FOUND_ON_LOOKUP:
+            return replace(status, reason=FailureReason.NOT_FOUND)
+        if status.outcome is Outcome.SUCCEEDED and translate.is_online_checkout(reason_type):
+            return ProviderStatus(
+                Outcome.UNKNOWN, status.provider_code,
+                "the receipt is an STK payment, not a direct one", reason=FailureReason.NOT_FOUND,
+            )  # fmt: skip
+        return status
 
     async def transaction_status(
         self,
@@ -793,12 +809,27 @@ class MpesaConnector:
         """Transaction Status by receipt or by original OriginatorConversationID (exactly
         one). UNKNOWN when no result arrives in time or the query itself failed;
         :class:`AuthenticationFailed` when our operator credentials were refused."""
+        status, _ = await self._transaction_status(
+            transaction_id=transaction_id,
+            original_conversation_id=original_conversation_id,
+            party_a=party_a,
+        )
+        return status
+
+    async def _transaction_status(
+        self,
+        *,
+        transaction_id: str | None = None,
+        original_conversation_id: str | None = None,
+        party_a: str | None = None,
+    ) -> tuple[ProviderStatus, object]:
+        """:meth:`transaction_status`, and the result's ``ReasonType`` (None when none)."""
         if (transaction_id is None) == (original_conversation_id is None):
             raise ValueError("give exactly one of transaction_id and original_conversation_id")
         reference = transaction_id or original_conversation_id
         shortcode = party_a or self._shortcode()
 
-        def build(name: str, credential: str) -> dict[str, Any]:
+        def build(name: str, credential: str, result_url: str, timeout_url: str) -> dict[str, Any]:
             return wire.status_payload(
                 initiator_name=name,
                 security_credential=credential,
@@ -806,25 +837,28 @@ class MpesaConnector:
                 transaction_id=transaction_id,
                 original_conversation_id=original_conversation_id,
                 remarks="status",
-                result_url=self.callback_url(callbacks.STATUS_RESULT_PATH),
-                timeout_url=self.callback_url(callbacks.STATUS_TIMEOUT_PATH),
+                result_url=result_url,
+                timeout_url=timeout_url,
             )
 
         delivered = await self._send_and_wait(
-            "transaction_status", wire.STATUS_PATH, build, safe=True, reference=reference
-        )
+            "transaction_status", wire.STATUS_PATH, build,
+            (callbacks.STATUS_RESULT_PATH, callbacks.STATUS_TIMEOUT_PATH),
+            safe=True, reference=reference,
+        )  # fmt: skip
         if delivered is None:
             return ProviderStatus(
                 Outcome.UNKNOWN, "no_result",
                 f"no Transaction Status result within {self._result_timeout_s:g} s",
-            )  # fmt: skip
+            ), None  # fmt: skip
         kind, data = delivered
         if kind is CallbackKind.DISBURSEMENT_TIMEOUT:
-            return ProviderStatus(Outcome.UNKNOWN, "queue_timeout", "status query timed out")
+            return ProviderStatus(Outcome.UNKNOWN, "queue_timeout", "status query timed out"), None
         try:
-            status = callbacks.transaction_status_of(wire.read_result(data))
+            result = wire.read_result(data)
+            status = callbacks.transaction_status_of(result)
         except (wire.WireError, translate.AmountError) as exc:
-            return ProviderStatus(Outcome.UNKNOWN, "unreadable_result", str(exc))
+            return ProviderStatus(Outcome.UNKNOWN, "unreadable_result", str(exc)), None
         if status.reason is FailureReason.AUTHORIZATION and status.outcome is Outcome.UNKNOWN:
             raise AuthenticationFailed(
                 PROVIDER, "transaction_status", status.provider_message,
@@ -834,7 +868,7 @@ class MpesaConnector:
             "transaction status", reference=reference, outcome=status.outcome.value,
             provider_code=status.provider_code,
         )  # fmt: skip
-        return status
+        return status, result.parameters.get("ReasonType")
 
     async def ping(self) -> None:
         await self._retrying(self._fetch_token)
@@ -846,17 +880,20 @@ class MpesaConnector:
         operation = "account_balance"
         shortcode = self._shortcode()
 
-        def build(name: str, credential: str) -> dict[str, Any]:
+        def build(name: str, credential: str, result_url: str, timeout_url: str) -> dict[str, Any]:
             return wire.balance_payload(
                 initiator_name=name,
                 security_credential=credential,
                 party_a=shortcode,
                 remarks="balance",
-                result_url=self.callback_url(callbacks.BALANCE_RESULT_PATH),
-                timeout_url=self.callback_url(callbacks.BALANCE_TIMEOUT_PATH),
+                result_url=result_url,
+                timeout_url=timeout_url,
             )
 
-        delivered = await self._send_and_wait(operation, wire.BALANCE_PATH, build, safe=True)
+        delivered = await self._send_and_wait(
+            operation, wire.BALANCE_PATH, build,
+            (callbacks.BALANCE_RESULT_PATH, callbacks.BALANCE_TIMEOUT_PATH), safe=True,
+        )  # fmt: skip
         if delivered is None:
             raise OutcomeUnknown(
                 PROVIDER, operation, f"no balance result within {self._result_timeout_s:g} s"
@@ -912,7 +949,7 @@ class MpesaConnector:
             raise Rejected(PROVIDER, operation, "refused before sending: no receipt to reverse")
         shortcode = self._shortcode()
 
-        def build(name: str, credential: str) -> dict[str, Any]:
+        def build(name: str, credential: str, result_url: str, timeout_url: str) -> dict[str, Any]:
             return wire.reversal_payload(
                 initiator_name=name,
                 security_credential=credential,
@@ -920,13 +957,15 @@ class MpesaConnector:
                 amount=shillings,
                 receiver_party=shortcode,
                 remarks="refund",
-                result_url=self.callback_url(callbacks.REVERSAL_RESULT_PATH),
-                timeout_url=self.callback_url(callbacks.REVERSAL_TIMEOUT_PATH),
+                result_url=result_url,
+                timeout_url=timeout_url,
             )
 
         delivered = await self._send_and_wait(
-            operation, wire.REVERSAL_PATH, build, safe=False, reference=receipt
-        )
+            operation, wire.REVERSAL_PATH, build,
+            (callbacks.REVERSAL_RESULT_PATH, callbacks.REVERSAL_TIMEOUT_PATH),
+            safe=False, reference=receipt,
+        )  # fmt: skip
         if delivered is None:
             return ProviderStatus(
                 Outcome.UNKNOWN, "no_result",

@@ -167,6 +167,19 @@ TRANSACTION_STATUSES: Mapping[str, Meaning] = {
     "processing": _m(_P, None, "processing"),
 }
 
+#: ``ReasonType`` values of a Transaction Status result that name a payment made through
+#: an STK prompt ("online" checkout), not one the customer made unprompted. The document
+#: lists the key but not its values (§11.1); these are the emulator's and common
+#: practice's (unconfirmed): change them here if Daraja's differ.
+ONLINE_CHECKOUT_REASONS = frozenset({"pay bill online", "buy goods online"})
+
+
+def is_online_checkout(reason_type: object) -> bool:
+    """Whether a Transaction Status result's ``ReasonType`` names an STK payment — which
+    a C2B confirmation carrying its receipt can never be (see ``direct_payment_status``)."""
+    return isinstance(reason_type, str) and reason_type.strip().lower() in ONLINE_CHECKOUT_REASONS
+
+
 #: C2B validation answers (§8.2): accept with "0", reject with one of these.
 C2B_ACCEPT = "0"
 C2B_INVALID_MSISDN = "C2B00011"
