@@ -562,6 +562,16 @@ def test_queue_timeouts_are_delivered_too_and_callbacks_nobody_waits_for_are_not
     assert callbacks.waiter_delivery(b2c, tag) is None
 
 
+def test_a_result_answers_only_the_conversation_daraja_acknowledged() -> None:
+    data = json.loads(encode(result(0, **STATUS_PARAMS)))
+    assert callbacks.answers(data, K.STATUS_RESULT, "AG_20260101_status", "5118-1")
+    assert not callbacks.answers(data, K.STATUS_RESULT, "AG_other", "5118-9")
+    anonymous = {"Result": {k: v for k, v in data["Result"].items() if "Conversation" not in k}}
+    assert not callbacks.answers(anonymous, K.STATUS_RESULT, "AG_20260101_status", None)
+    # a queue timeout of undocumented shape that names nobody only means "ask again"
+    assert callbacks.answers({"ResultDesc": "timed out"}, K.DISBURSEMENT_TIMEOUT, "AG_x", None)
+
+
 def test_answer_tags_route_to_their_result_paths_only() -> None:
     tag = callbacks.new_answer_tag()
     assert len(tag) == 32

@@ -647,6 +647,22 @@ async def test_unknown_payout_is_resolved_by_status_on_our_reference(
     assert callbacks.route(f"/status/result/{tag}") == (CallbackKind.STATUS_RESULT, tag)
 
 
+async def test_a_result_at_our_tagged_url_naming_another_conversation_is_not_ours(
+    make_connector: MakeConnector, fake: FakeDaraja
+) -> None:
+    """The tag of a result URL can show in a proxy's log, and a result Daraja could not
+    deliver can then be posted by whoever read it; the ConversationID of our request is
+    only in Daraja's answer to us, so a "Completed" naming another is ignored."""
+    answer_by_callback(
+        fake, STATUS, lambda c, s: envelope("AG_forged_elsewhere", 0, STATUS_COMPLETED),
+        kind=CallbackKind.STATUS_RESULT,
+    )  # fmt: skip
+    connector = make_connector(b2c_shortcode="600992", result_timeout_s=0.2)
+    status = await connector.disbursement_status("mpesa-20260101-1", None)
+    assert status.outcome is Outcome.UNKNOWN
+    assert status.provider_code == "no_result"
+
+
 async def test_status_without_a_result_in_time_is_unknown(
     make_connector: MakeConnector, fake: FakeDaraja
 ) -> None:

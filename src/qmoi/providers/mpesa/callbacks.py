@@ -466,6 +466,26 @@ def waiter_delivery(event: CallbackEvent, tag: str | None) -> tuple[str, dict[st
     return tag, {"kind": event.kind.value, "body": dict(event.raw)}
 
 
+def answers(
+    data: Mapping[str, Any],
+    kind: CallbackKind | None,
+    conversation_id: str | None,
+    originator_conversation_id: str | None,
+) -> bool:
+    """Whether a delivered result is the answer to the request Daraja acknowledged with
+    these ids: the ConversationID it names must be that of our acknowledgement (which
+    only Daraja's answer to us carried). A queue timeout whose undocumented shape names
+    no conversation is accepted: it says nothing but "ask again"."""
+    timeout = kind is CallbackKind.DISBURSEMENT_TIMEOUT
+    inner = data.get("Result", data)
+    if not isinstance(inner, Mapping):
+        return False
+    named = inner.get("ConversationID") or inner.get("OriginatorConversationID")
+    if named is None:
+        return timeout
+    return isinstance(named, str) and named in {conversation_id, originator_conversation_id}
+
+
 def read_delivery(body: Mapping[str, Any]) -> tuple[CallbackKind | None, Mapping[str, Any]]:
     """Undo :func:`waiter_delivery`'s wrapping (a bare Daraja body is accepted too)."""
     kind = body.get("kind")

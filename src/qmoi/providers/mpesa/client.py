@@ -780,7 +780,16 @@ class MpesaConnector:
                 timeout_s=self._result_timeout_s,
             )  # fmt: skip
             return None
-        return callbacks.read_delivery(body)
+        kind, data = callbacks.read_delivery(body)
+        if not callbacks.answers(data, kind, ack.conversation_id, ack.originator_conversation_id):
+            # the URL (and its tag) can show in a proxy's log; the ConversationID of our
+            # request only in Daraja's answer to us: a result naming another is not ours
+            logger.warning(
+                "result for another conversation ignored", operation=operation,
+                conversation_id=ack.conversation_id,
+            )  # fmt: skip
+            return None
+        return kind, data
 
     async def direct_payment_status(self, receipt: str) -> ProviderStatus:
         """What Daraja says of a payment a customer made to our shortcode unprompted
