@@ -27,6 +27,7 @@ DECLARED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/qmoi/revenue/{provider}/transactions"): ALL,
     ("GET", "/api/qmoi/revenue/metrics"): ALL,
     ("GET", "/api/qmoi/audit"): {"owner", "auditor"},
+    ("POST", "/api/qmoi/reconcile"): {"owner"},
     ("GET", "/metrics"): ALL,
     ("GET", "/dashboard/data"): ALL,
     ("GET", "/dashboard/events"): ALL,

@@ -560,3 +560,34 @@ async def test_one_poisoned_callback_is_parked_and_a_thousand_behind_it_are_book
 
 def test_pending_is_what_the_fake_answers_by_default() -> None:
     assert FakeProvider("airtel").statuses.get("anything", PENDING) is PENDING
+
+
+async def test_a_request_made_hours_after_a_lost_push_cannot_own_the_pushs_line(
+    uows: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    """Regression (chaos run, SQLite): on a fast sandbox clock the statement window of a
+    lost push spans simulated hours; a request for the same number and amount made ten
+    hours later, still open, was taken as a rival for a line paid minutes after the
+    push, and the customer's payment expired unbooked. A request can only own a line
+    whose moment its own window holds."""
+    services = make(uows, clock)
+    services.policy = replace(services.policy, speed=4608.0)
+    mpesa = WithStatement("mpesa")
+    services.providers["mpesa"] = mpesa
+    number, amount = "254716562002", Money(62_600, "KES")
+    request = [PaymentRequest(number, amount, StreamKey.AIRTIME_SALES)]
+    (lost,) = await start_collections(services, "mpesa", request, actor="test")
+    lose_answer(services, lost)
+    paid_at = clock.now() + timedelta(minutes=8)
+    clock.advance(timedelta(hours=10))
+    (later,) = await start_collections(services, "mpesa", request, actor="test")
+    assert collection(services, later.reference).state is CollectionState.PENDING
+    mpesa.lines = [
+        ProviderStatus(
+            Outcome.SUCCEEDED, "0", "on the statement", provider_reference="ULITZX95EQ",
+            amount=amount, msisdn=number, completed_at=paid_at,
+        )
+    ]  # fmt: skip
+    clock.advance(timedelta(hours=4))
+    found = await from_statement(services, collection(services, lost.reference))
+    assert (found.outcome, found.provider_reference) == (Outcome.SUCCEEDED, "ULITZX95EQ")

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from qmoi import __version__
 from qmoi.api.errors import ApiError, error_body, respond
 from qmoi.api.limits import BodyLimit
-from qmoi.api.routes import audit, callbacks, dashboard, prometheus, revenue
+from qmoi.api.routes import audit, callbacks, dashboard, prometheus, reconcile, revenue
 from qmoi.api.throttle import AuthThrottle
 from qmoi.bootstrap import Container
 from qmoi.db.migrate import health as database_health
@@ -50,6 +50,7 @@ def create_app(container: Container, *, throttle: AuthThrottle | None = None) ->
     app.include_router(prometheus.router)
     app.include_router(dashboard.router)
     app.include_router(audit.router)
+    app.include_router(reconcile.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.exception_handler(ApiError)

@@ -79,6 +79,22 @@ class TransactionsQuery(_Strict):
     limit: int = Field(50, ge=1, le=200)
 
 
+class ReconcileIn(_Strict):
+    provider: str | None = Field(
+        None,
+        description="airtel or mpesa (default: both)",
+        json_schema_extra={"enum": ["airtel", "mpesa"]},
+    )
+    day: Day | None = Field(
+        None, description="the day whose statement is read (default: yesterday)"
+    )
+
+
+class ReconcileOut(BaseModel):
+    settled: bool = Field(description="nothing was left unexplained")
+    reconciliations: list[dict[str, Any]]
+
+
 #: sequence numbers and ids are 64-bit integers in the database
 MAX_ID = 2**63 - 1
 

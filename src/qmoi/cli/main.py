@@ -15,6 +15,7 @@ from qmoi.cli import audit, backup, db, keys, ledger, revenue, secrets
 from qmoi.cli.chaos import chaos
 from qmoi.cli.context import CliContext
 from qmoi.cli.private import UMASK
+from qmoi.cli.reconcile import reconcile
 from qmoi.cli.render import INTERNAL, USAGE, fail
 from qmoi.cli.sandbox import sandbox
 from qmoi.cli.start import api, start, worker
@@ -56,6 +57,7 @@ app.command("sandbox", context_settings={"allow_extra_args": True, "ignore_unkno
 app.add_typer(db.app, name="db")
 app.add_typer(revenue.app, name="revenue")
 app.command("transfer")(revenue.transfer)
+app.command("reconcile")(reconcile)
 app.command("chaos")(chaos)
 app.add_typer(audit.app, name="audit")
 app.add_typer(ledger.app, name="ledger")

@@ -170,7 +170,7 @@ def _master_key(cli: CliContext) -> str:
     )
 
 
-def _call(
+def call_api(
     cli: CliContext, api_url: str, path: str, body: Any, headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
     try:
@@ -213,7 +213,7 @@ def start_collections(
             raise ConfigError(
                 f"--file: {file} is not readable JSON ({exc}) — see README for the shape"
             ) from exc
-    data = _call(ctx.obj, api_url, f"/api/qmoi/revenue/{provider}/generate", body)
+    data = call_api(ctx.obj, api_url, f"/api/qmoi/revenue/{provider}/generate", body)
     for c in data["collections"]:
         out.print(
             f"{c['id']}  {c['stream']:<17} KES {c['amount']:>10,}  {c['msisdn']}  {c['status']}",
@@ -240,7 +240,7 @@ def transfer(
 ) -> None:
     """Transfer to the owner's wallet now (checked against the books and the provider)."""
     key = idempotency_key or f"cli-{secrets.token_hex(8)}"
-    data = _call(
+    data = call_api(
         ctx.obj,
         api_url,
         f"/api/qmoi/revenue/{provider}/transfer",

@@ -163,41 +163,92 @@ class CollectionRepository:
         )
         return [_collection(r) for r in rows]
 
-    def rivals(
-        self, collection: Collection, since: datetime, until: datetime
-    ) -> tuple[list[Collection], int]:
-        """What else could own a statement line of ``collection``'s number and amount:
-        the other requests for them created between ``since`` and ``until`` that are
-        still open (named or not: a named one is paid without a receipt when its query
-        confirms it), and how many were paid without the provider naming a receipt
-        (an STK query names none, so the line may be theirs)."""
+    def possible_owners(self, collection: Collection, since: datetime, until: datetime) -> int:
+        """The other requests for ``collection``'s number and amount, made between
+        ``since`` and ``until``, that a statement payment could belong to: open, given
+        up on (expired), or paid without the provider naming a receipt (an STK query
+        names none). Failed ones cannot (the provider said no money moved), nor ones
+        paid under a receipt of their own."""
         c = t.collections.c
-        rows = self._session.execute(
-            select(t.collections).where(
-                c.provider == collection.provider,
-                c.msisdn == collection.msisdn,
-                c.amount_minor == collection.amount.minor,
-                c.id != collection.id,
-                c.created_at >= since,
-                c.created_at <= until,
-                c.state.in_(
-                    [
-                        CollectionState.REQUESTED.value,
-                        CollectionState.PENDING.value,
-                        CollectionState.UNKNOWN.value,
-                        CollectionState.SUCCEEDED.value,
-                    ]
-                ),
+        receiptless = and_(
+            c.state == CollectionState.SUCCEEDED.value,
+            or_(c.provider_reference.is_(None), c.provider_reference == c.provider_request_id),
+        )
+        return int(
+            self._session.scalar(
+                select(func.count())
+                .select_from(t.collections)
+                .where(
+                    c.provider == collection.provider,
+                    c.msisdn == collection.msisdn,
+                    c.amount_minor == collection.amount.minor,
+                    c.id != collection.id,
+                    c.origin == "request",
+                    c.created_at >= since,
+                    c.created_at <= until,
+                    or_(
+                        c.state.in_(
+                            [
+                                CollectionState.REQUESTED.value,
+                                CollectionState.PENDING.value,
+                                CollectionState.UNKNOWN.value,
+                                CollectionState.EXPIRED.value,
+                            ]
+                        ),
+                        receiptless,
+                    ),
+                )
             )
+            or 0
         )
-        found = [_collection(r) for r in rows]
-        receiptless = sum(
-            1
-            for x in found
-            if x.state is CollectionState.SUCCEEDED
-            and (x.provider_reference is None or x.provider_reference == x.provider_request_id)
+
+    def paid_without_receipt(
+        self, provider: str, msisdn: str, amount: Money, since: datetime, until: datetime
+    ) -> int:
+        """Paid requests for that number and amount, made between ``since`` and
+        ``until``, whose receipt the provider never named (an STK query names none):
+        statement lines of that number and amount may be theirs."""
+        c = t.collections.c
+        return int(
+            self._session.scalar(
+                select(func.count())
+                .select_from(t.collections)
+                .where(
+                    c.provider == provider,
+                    c.msisdn == msisdn,
+                    c.amount_minor == amount.minor,
+                    c.origin == "request",
+                    c.state == CollectionState.SUCCEEDED.value,
+                    c.created_at >= since,
+                    c.created_at <= until,
+                    or_(
+                        c.provider_reference.is_(None),
+                        c.provider_reference == c.provider_request_id,
+                    ),
+                )
+            )
+            or 0
         )
-        return [x for x in found if not x.is_final], receiptless
+
+    def open_total(self, provider: str) -> int:
+        """Minor units of ``provider``'s collections not finished yet (money that may
+        have arrived without our knowing)."""
+        c = t.collections.c
+        return int(
+            self._session.scalar(
+                select(func.coalesce(func.sum(c.amount_minor), 0)).where(
+                    c.provider == provider,
+                    c.state.in_(
+                        [
+                            CollectionState.REQUESTED.value,
+                            CollectionState.PENDING.value,
+                            CollectionState.UNKNOWN.value,
+                        ]
+                    ),
+                )
+            )
+            or 0
+        )
 
     def save(self, collection: Collection, was: CollectionState) -> bool:
         """Write ``collection`` if its stored state is still ``was``; False otherwise."""

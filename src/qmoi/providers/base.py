@@ -76,6 +76,7 @@ class ProviderStatus:
     fee: Money | None = None
     msisdn: str | None = None  # 2547… when the provider tells us
     completed_at: datetime | None = None
+    account_reference: str | None = None  # what the payer typed (bill reference), if told
 
     @property
     def is_final(self) -> bool:

@@ -3,11 +3,12 @@
 An M-Pesa STK push whose answer was lost (a timeout after Daraja accepted it) leaves no
 CheckoutRequestID to query, and its callback — were it to come — is only a hint. Once
 the prompt is long over, the statement of the push's minutes is read: exactly one
-unbooked payment from that number for that amount, and nothing else that could own it —
-no other request for that number and amount open in that window (named or not), none
-paid without a receipt (an STK query names none, so the line may be its) — is that
-request's payment, booked with its receipt. None at all means the customer did not pay.
-Anything else is left unknown for the next pass or the owner — never guessed.
+unbooked payment from that number for that amount, and no other request that could own
+it — none for that number and amount whose window holds the line's moment, whether it
+is open, given up on, or paid without a receipt (an STK query names none, so the line
+may be its payment) — is that request's payment, booked with its receipt. None at all
+means the customer did not pay. Anything else is left unknown for the next pass or the
+owner — never guessed.
 """
 
 from __future__ import annotations
@@ -65,7 +66,6 @@ async def from_statement(services: Services, collection: Collection) -> Provider
         )  # fmt: skip
         return ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
     provider = collection.provider
-    reach = before + settled  # another request's own window overlaps ours
     with services.uows(read_only=True) as uow:
         unbooked = [
             line
@@ -76,16 +76,20 @@ async def from_statement(services: Services, collection: Collection) -> Provider
             and uow.collections.by_provider_reference(provider, line.provider_reference) is None
             and not uow.ledger.has_reference(f"{provider}:pay:{line.provider_reference}")
         ]
-        rivals, receiptless = uow.collections.rivals(
-            collection, collection.created_at - reach, collection.created_at + reach
-        )
+        # Who else could this line be? Any other request for that number and amount whose
+        # own window holds the line's moment — still open, given up on, or paid without
+        # a receipt (an STK query names none, so the line may be its payment).
+        owners = 0
+        if len(unbooked) == 1:
+            at = unbooked[0].completed_at
+            low, high = (since, until) if at is None else (at - settled, at + before)
+            owners = uow.collections.possible_owners(collection, low, high)
     log.info(
         "statement.read",
         reference=collection.reference,
         lines=len(lines),
         candidates=len(unbooked),
-        rivals=len(rivals),
-        receiptless=receiptless,
+        other_owners=owners,
     )
     if not unbooked:
         return ProviderStatus(
@@ -94,11 +98,11 @@ async def from_statement(services: Services, collection: Collection) -> Provider
             "no payment from this number for this amount is on the statement",
             reason=FailureReason.NOT_FOUND,
         )
-    if len(unbooked) == 1 and not rivals and not receiptless:
+    if len(unbooked) == 1 and not owners:
         return unbooked[0]
     return ProviderStatus(
         Outcome.UNKNOWN,
         "ambiguous_statement",
-        f"{len(unbooked)} payment(s) on the statement for this request, {len(rivals)} other "
-        f"open request(s) and {receiptless} paid without a receipt that could own them",
+        f"{len(unbooked)} unbooked payment(s) on the statement for this request; "
+        f"{owners} other request(s) of that number and amount could own one",
     )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import structlog
 
 from qmoi.domain.streams import StreamKey
-from qmoi.services import callbacks, days, health, notify, resolver, sales, transfers
+from qmoi.services import callbacks, days, health, notify, reconcile, resolver, sales, transfers
 from qmoi.services.context import Services
 from qmoi.services.notices import check_targets
 
@@ -40,6 +40,7 @@ class Cadence:
     notify: float = 1.0
     probe: float = 15.0
     sales: float = 0.5
+    reconcile: float = 30.0
 
 
 class Worker:
@@ -61,6 +62,9 @@ class Worker:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last: dict[str, float] = {}
+        #: the reconciliation pass waits for providers' answers (Daraja's come by
+        #: callback): it runs beside the loop, never holding up the inbox or payouts
+        self._reconciling: asyncio.Task[None] | None = None
         #: which jobs this worker runs (None: all); an API process drains only the inbox
         self.jobs = jobs
 
@@ -80,6 +84,9 @@ class Worker:
             except TimeoutError:
                 pass
             self._wake.clear()
+        if self._reconciling is not None:
+            self._reconciling.cancel()
+            await asyncio.gather(self._reconciling, return_exceptions=True)
         log.info("worker.stopped", name=self.name)
 
     async def round(self, *, force: bool = False) -> None:
@@ -112,6 +119,7 @@ class Worker:
             0.0 if force else self.cadence.notify,
             lambda: notify.deliver_notifications(services),
         )
+        await self._job("reconcile", 0.0 if force else self.cadence.reconcile, self._reconcile)
         if self.sales_customers is not None:
             await self._job("sales", self.cadence.sales, self._sales)
 
@@ -140,6 +148,33 @@ class Worker:
 
     async def _rollover(self) -> None:
         await asyncio.to_thread(days.roll_over, self.services)
+
+    async def _reconcile(self) -> None:
+        if self._reconciling is None or self._reconciling.done():
+            self._reconciling = asyncio.create_task(self._reconcile_once())
+
+    async def _reconcile_once(self) -> None:
+        """Each provider's closed yesterday, once (a job slot per provider and day, so
+        one worker of many does it); and the opening float, until it is known."""
+        try:
+            await self._reconcile_pass()
+        except Exception:  # a failed pass is told in the log; the next one tries again
+            log.exception("worker.job_failed", job="reconcile")
+
+    async def _reconcile_pass(self) -> None:
+        services = self.services
+        await reconcile.record_opening(services)
+        with services.uows() as uow:
+            day = reconcile.due_day(services, uow.now)
+            due = [
+                p
+                for p in services.policy.providers
+                if uow.totals.close_of(p, day) is not None
+                and uow.slots.claim("reconcile", f"{p}:{day.isoformat()}", self.name, uow.now)
+            ]
+            uow.commit()
+        for provider in due:
+            await reconcile.reconcile(services, provider, day)
 
     async def _sales(self) -> None:
         assert self.sales_customers is not None  # noqa: S101

@@ -506,4 +506,5 @@ def pulled_status(line: wire.PulledPayment) -> ProviderStatus:
         amount=amount,
         msisdn=number,
         completed_at=at.astimezone(UTC),
+        account_reference=(line.bill_reference or "").strip()[:64] or None,
     )
