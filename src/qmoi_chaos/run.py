@@ -17,12 +17,16 @@ executed, lost / duplicated / late / out-of-order callbacks, enquiries answering
 in-progress or ambiguous, early token expiry, M-Pesa queue timeouts), windows in which
 the float is held so payouts are refused for want of funds, SIGKILL of random API and
 worker processes (a worker preferably while it is sending a payout), each restarted a
-moment later, and restarts of the PostgreSQL server.
+moment later, and restarts of the PostgreSQL server. Beside them, unless left out, an attacker
+(:mod:`qmoi_chaos.attacker`, a process of its own) posts forged, replayed and altered
+callbacks of every kind to QMOI's public callback URL; with ``airtel_hash`` off the Airtel
+emulator signs nothing and QMOI checks no hash, so every Airtel callback is only a hint.
 
 Then the faults stop, every process is brought back, and the run waits until nothing is
 open in QMOI or pending in the emulators and nothing has moved for a while; then it
 compares (:mod:`qmoi_chaos.truth`), runs ``qmoi ledger verify`` and ``qmoi audit
-verify``, and reports.
+verify``, and reports — including how many forged callbacks QMOI acted on, read from
+its inbox by the marker every forgery carries.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import concurrent.futures
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -45,12 +50,14 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from qmoi.db.engine import create_db_engine
+from qmoi_chaos.attacker import EFFECTIVE, MARKER, AttackLog, Spec, attacking, marker_of, read_log
 from qmoi_chaos.balancer import balancer
-from qmoi_chaos.books import Books, expire_leases, read_books
+from qmoi_chaos.books import Books, expire_leases, read_books, read_inbox
 from qmoi_chaos.postgres import PrivateCluster, find_bindir
 from qmoi_chaos.processes import Emulators, Process, Processes, Qmoi, wait_ready, wait_until
 from qmoi_chaos.truth import Comparison, compare
@@ -146,6 +153,13 @@ class ChaosConfig:
     #: out the claim leases of killed processes (a minute of real time or more); only
     #: schedules move, never states — for short runs such as the CI test
     expire_leases: bool = False
+    #: the adversary: forged, replayed and altered callbacks during the traffic
+    attacker: bool = True
+    #: forgeries per real second (Poisson arrivals)
+    attack_rate: float = 4.0
+    #: Airtel callback authentication: the emulator hashes its callbacks and QMOI requires
+    #: and checks the hash. Off, no hash at all: every Airtel callback is only a hint
+    airtel_hash: bool = False
     log: Callable[[str], None] = print
 
     @property
@@ -251,7 +265,7 @@ def _emulators(
         "airtel": {
             **common,
             "callback_url": f"{public_url}/api/airtel/callback",
-            "callback_auth": True,
+            "callback_auth": config.airtel_hash,
             "callback_key": CALLBACK_KEY,
             # QMOI times a token in real seconds: give it the same real lifetime
             "token_ttl_s": int(180 * speed),
@@ -339,6 +353,11 @@ def deployment(config: ChaosConfig, root: Path) -> Iterator[Deployment]:
         public_url = f"http://127.0.0.1:{lb.port}"
         emu = stack.enter_context(_emulators(root, config, clock_file, public_url))
         chunk_kes = str(config.chunk_minor // 100)
+        airtel_auth = (
+            {"AIRTEL_CALLBACK_AUTH": "true", "AIRTEL_CALLBACK_SECRET": CALLBACK_KEY}
+            if config.airtel_hash
+            else {"AIRTEL_CALLBACK_AUTH": "false"}
+        )
         qmoi = Qmoi(
             root,
             database_url,
@@ -347,8 +366,7 @@ def deployment(config: ChaosConfig, root: Path) -> Iterator[Deployment]:
             extra={
                 "QMOI_AUTO_TRANSFER_AIRTEL": chunk_kes,
                 "QMOI_AUTO_TRANSFER_MPESA": chunk_kes,
-                "AIRTEL_CALLBACK_AUTH": "true",
-                "AIRTEL_CALLBACK_SECRET": CALLBACK_KEY,
+                **airtel_auth,
             },
         )
         upgrade = qmoi.run("db", "upgrade", timeout=180)
@@ -378,10 +396,12 @@ def deployment(config: ChaosConfig, root: Path) -> Iterator[Deployment]:
 class Driver:
     """Sends the attempts at their moments and plays the fault schedule."""
 
-    def __init__(self, d: Deployment, rng: random.Random) -> None:
+    def __init__(self, d: Deployment, rng: random.Random, attacker: bool = False) -> None:
         self.d = d
         self.config = d.config
         self.rng = rng
+        self.attacker = attacker
+        self.attack_log: Path | None = None
         self.events = Events()
         self.customers: dict[str, list[str]] = {}
         self.in_flight: dict[str, dict[str, str]] = {}  # process → reference → event
@@ -515,7 +535,32 @@ class Driver:
             plan.append((self.rng.uniform(0.1, 0.85) * span, "float_hold", provider))
         return sorted(plan, key=lambda item: item[0])
 
+    def attack_spec(self, viewer_key: str | None) -> Spec:
+        return Spec(
+            public_url=self.d.qmoi.api_url,  # the balancer: the URL providers know
+            airtel_url=self.d.emu.airtel,
+            mpesa_url=self.d.emu.mpesa,
+            mpesa_token=self.d.qmoi.callback_token,
+            viewer_key=viewer_key,
+            seed=self.config.seed,
+            rate=self.config.attack_rate,
+            airtel_hash=self.config.airtel_hash,
+            clock_file=str(self.d.clock_file),
+            log_file=str(self.d.root / "attacks.jsonl"),
+        )
+
     def run_traffic(self) -> None:
+        with ExitStack() as attack:
+            if self.attacker:
+                spec = self.attack_spec(_viewer_key(self.d))
+                self.attack_log = attack.enter_context(attacking(spec, self.d.root))
+                self.config.log(
+                    f"  attacker on: {self.config.attack_rate:g} forged callbacks a second, "
+                    f"Airtel hash {'on' if self.config.airtel_hash else 'off'}"
+                )
+            self._traffic()
+
+    def _traffic(self) -> None:
         for provider in PROVIDERS:
             self.customers[provider] = self.d.emu.customers(
                 provider, CUSTOMERS, APPROVE_RATE, "chaos"
@@ -647,6 +692,13 @@ class Report:
     transfers: int
     double_paid: int
     orphan_disbursements: int
+    #: forged callbacks the attacker sent (exact replays apart, in the details)
+    forged_sent: int
+    #: forged callbacks QMOI acted on: inbox rows with the attacker's marker that were
+    #: applied as a fact (``processed``) or handed to a waiting query (``answer``)
+    forged_effective: int
+    #: callbacks QMOI parked after repeated errors (inbox status ``failed``)
+    parked_callbacks: int
     kills: int
     faults_by_type: dict[str, int]
     db_restarts: int
@@ -665,17 +717,102 @@ def _verify(d: Deployment, *command: str) -> tuple[bool, str]:
     return done.returncode == 0, text[-1] if text else ""
 
 
+@dataclass
+class Attack:
+    """What the attacker sent and what became of it in QMOI's inbox."""
+
+    log: AttackLog
+    forged_effective: int
+    parked: int
+    details: dict[str, Any]
+
+
+def _answered(body: str, tag_path: str, genuine: dict[str, str]) -> bool:
+    """Whether a forged query result stored for a waiting query is one the query would
+    take: QMOI's connector takes only a result naming the ConversationID Daraja gave
+    that query (the one its genuine result to the same tagged URL names)."""
+    try:
+        delivered = json.loads(body)
+        result = delivered.get("body", delivered).get("Result", {})
+        named = result.get("ConversationID") or result.get("OriginatorConversationID")
+    except (ValueError, AttributeError):
+        return False
+    return named is not None and named == genuine.get(tag_path)
+
+
+def _genuine_conversations(callbacks: list[dict[str, Any]]) -> dict[str, str]:
+    """Tagged result path (``/status/result/<tag>``…) → the ConversationID Daraja's own
+    result to it named."""
+    found: dict[str, str] = {}
+    for delivery in callbacks:
+        result = (delivery.get("body") or {}).get("Result")
+        path = urlsplit(str(delivery.get("url", ""))).path
+        if isinstance(result, dict) and result.get("ConversationID"):
+            found["/".join(path.split("/")[-3:])] = str(result["ConversationID"])
+    return found
+
+
+def judge_attack(
+    driver: Driver, engine: Any, mpesa_callbacks: list[dict[str, Any]] | None = None
+) -> Attack:
+    log = read_log(driver.attack_log) if driver.attack_log is not None else AttackLog()
+    inbox = read_inbox(engine, MARKER)
+    genuine = _genuine_conversations(mpesa_callbacks or [])
+    in_inbox: Counter[str] = Counter()
+    effective: Counter[str] = Counter()
+    acted_on: set[str] = set()  # markers: one forgery may be stored as more than one row
+    examples: list[str] = []
+    for row in inbox.marked:
+        marker = marker_of(row["body"])
+        kind = log.markers.get(marker or "", "unlogged")
+        in_inbox[row["status"]] += 1
+        path = log.paths.get(marker or "", "")
+        if row["status"] == "answer" and not _answered(
+            row["body"], "/".join(path.split("/")[-3:]), genuine
+        ):
+            continue  # stored for the query, which takes only its own conversation's
+        if row["status"] in EFFECTIVE:
+            effective[kind] += 1
+            acted_on.add(marker or "")
+            if len(examples) < 20:
+                examples.append(
+                    f"forged #{marker} {kind} to {log.paths.get(marker or '', '?')}: "
+                    f"{row['provider']} {row['event_id']} "
+                    f"{row['status']}{'/' + row['reason'] if row['reason'] else ''}"
+                )
+    parked = inbox.statuses.get("failed", 0)
+    details = {
+        "attacker": driver.attack_log is not None,
+        "attack_rate": driver.config.attack_rate if driver.attack_log is not None else 0,
+        "forged_by_kind": dict(sorted(log.by_kind.items())),
+        "replays_sent": log.replays_sent,
+        "forged_answers": dict(sorted(log.answers.items())),
+        "forged_in_inbox": dict(sorted(in_inbox.items())),
+        "forged_effective_by_kind": dict(sorted(effective.items())),
+        "forgeries_acted_on": len(acted_on),
+        "forged_effective_examples": examples,
+        "attacker_errors": log.summary.get("errors", {}) if log.summary else {},
+        "attacker_stopped_cleanly": bool(log.summary) or driver.attack_log is None,
+        "inbox_statuses": dict(sorted(inbox.statuses.items())),
+        "parked_examples": inbox.parked,
+    }
+    return Attack(log, sum(effective.values()), parked, details)
+
+
 def judge(d: Deployment, driver: Driver, engine: Any, settled: bool, drain_s: float) -> Report:
     config = d.config
     comparison = Comparison()
     faults: Counter[str] = Counter()
     floats: dict[str, Any] = {}
+    mpesa_callbacks: list[dict[str, Any]] = []
     for provider in PROVIDERS:
         url = d.emu.url(provider)
         truth = d.emu.transactions(provider)
         wallet = d.emu.client.get(f"{url}/sandbox/wallet").json()
         # the ground truth stays beside the logs and the database, for looking into
         callbacks = d.emu.client.get(f"{url}/sandbox/callbacks").json()
+        if provider == "mpesa":
+            mpesa_callbacks = callbacks
         (d.root / f"truth-{provider}.json").write_text(json.dumps(truth))
         (d.root / f"callbacks-{provider}.json").write_text(json.dumps(callbacks))
         floats[provider] = wallet
@@ -690,6 +827,7 @@ def judge(d: Deployment, driver: Driver, engine: Any, settled: bool, drain_s: fl
         counts = d.emu.client.get(f"{url}/sandbox/faults/injected").json()["counts"]
         faults.update({k: int(v) for k, v in counts.items() if k != "latency"})
     faults["insufficient_float"] = comparison.payouts_refused_for_float
+    attack = judge_attack(driver, engine, mpesa_callbacks)
     ledger_ok, ledger_says = _verify(d, "ledger", "verify")
     audit_ok, audit_says = _verify(d, "audit", "verify")
     events = driver.events
@@ -700,6 +838,7 @@ def judge(d: Deployment, driver: Driver, engine: Any, settled: bool, drain_s: fl
         or comparison.double_booked
         or comparison.double_paid
         or comparison.orphan_disbursements
+        or attack.forged_effective
     )
     details = {
         "speed": round(config.speed, 1),
@@ -738,6 +877,8 @@ def judge(d: Deployment, driver: Driver, engine: Any, settled: bool, drain_s: fl
         "float_holds": events.float_holds,
         "floats": floats,
         "problems": comparison.problems,
+        "airtel_hash": "on" if config.airtel_hash else "off",
+        **attack.details,
         "work_dir": str(d.root),
     }
     return Report(
@@ -752,6 +893,9 @@ def judge(d: Deployment, driver: Driver, engine: Any, settled: bool, drain_s: fl
         transfers=comparison.transfers,
         double_paid=comparison.double_paid,
         orphan_disbursements=comparison.orphan_disbursements,
+        forged_sent=attack.log.forged_sent,
+        forged_effective=attack.forged_effective,
+        parked_callbacks=attack.parked,
         kills=len(events.kills),
         faults_by_type=dict(sorted(faults.items())),
         db_restarts=events.db_restarts,
@@ -760,6 +904,17 @@ def judge(d: Deployment, driver: Driver, engine: Any, settled: bool, drain_s: fl
         passed=passed,
         details=details,
     )
+
+
+def _viewer_key(d: Deployment) -> str | None:
+    """A viewer API key for the attacker: it reads what such a key reads. Without one it
+    attacks all the same, with what the emulators show."""
+    made = d.qmoi.run("keys", "create", "--role", "viewer", "--name", "attacker")
+    found = re.search(r"qk_[0-9a-f]+_[A-Za-z0-9_-]+", made.stdout)
+    if made.returncode != 0 or found is None:
+        d.config.log(f"  no viewer key for the attacker: {(made.stdout + made.stderr)[-300:]}")
+        return None
+    return found.group(0)
 
 
 def run(config: ChaosConfig) -> Report:
@@ -774,12 +929,13 @@ def run(config: ChaosConfig) -> Report:
         f"chaos: seed {config.seed}, {config.attempts} attempts over {config.days:g} "
         f"simulated days in {config.traffic_s:.0f} s (clock ×{config.speed:.0f}), "
         f"{'SQLite, 1 process' if config.sqlite else f'{config.apis} API + {config.workers} '}"
-        f"{'' if config.sqlite else 'worker processes on a private PostgreSQL'}; in {root}"
+        f"{'' if config.sqlite else 'worker processes on a private PostgreSQL'}"
+        f"{'' if config.attacker else ', no attacker'}; in {root}"
     )
     with deployment(config, root) as d:
         engine = create_db_engine(d.database_url, pool_size=2)
         try:
-            driver = Driver(d, rng)
+            driver = Driver(d, rng, attacker=config.attacker)
             driver.run_traffic()
             config.log("  traffic done; faults off, draining")
             settled, drain_s = drain(d, driver, engine)

@@ -44,6 +44,21 @@ def render(report: Report, console: Console) -> None:
     row("ledger verify", d["ledger_verify"]["says"], d["ledger_verify"]["ok"])
     row("audit verify", d["audit_verify"]["says"], d["audit_verify"]["ok"])
     row("left open after the drain", d["open_collections"] + d["open_transfers"], d["settled"])
+    if d.get("attacker"):
+        row(
+            "forged callbacks sent",
+            report.forged_sent,
+        )
+        table.add_row(
+            "",
+            f"+ {d['replays_sent']:,} exact replays; Airtel hash {d['airtel_hash']}; "
+            + ", ".join(f"{k} {v}" for k, v in d["forged_by_kind"].items()),
+            "",
+        )
+        row("forged callbacks QMOI acted on", report.forged_effective, report.forged_effective == 0)
+    else:
+        row("attacker", f"none (Airtel hash {d['airtel_hash']})")
+    row("callbacks parked after errors", report.parked_callbacks)
     row("kills (mid-transfer)", f"{report.kills} ({d['kills_mid_transfer']})")
     row("PostgreSQL restarts", report.db_restarts)
     row("float holds", d["float_holds"])
@@ -54,10 +69,10 @@ def render(report: Report, console: Console) -> None:
     row("simulated days / clock speed", f"{d['simulated_days']:g} / ×{d['speed']:g}")
     row("traffic / drain", f"{d['traffic_real_s']} s / {d['drain_real_s']} s")
     console.print(table)
-    for problem in d["problems"][:15]:
+    for problem in d["problems"][:15] + d.get("forged_effective_examples", [])[:10]:
         console.print(f"  {problem}", markup=False)
     console.print(
-        "PASSED: nothing lost, doubled or left behind"
+        "PASSED: nothing lost, doubled or left behind, no forgery acted on"
         if report.passed
         else "FAILED: see the problems above and the report",
         markup=False,

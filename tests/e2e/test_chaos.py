@@ -1,8 +1,9 @@
 """A short seeded chaos run in CI: ``qmoi chaos`` at a small size — 1,500 collection
 attempts over two simulated days in 25 seconds, 2 API and 2 worker processes on PostgreSQL, every
-emulator fault, two SIGKILLs and (with the server binaries) a PostgreSQL restart — must
-end with nothing lost, doubled or left behind. The long runs are ``make chaos`` and
-``make soak``.
+emulator fault, two SIGKILLs, (with the server binaries) a PostgreSQL restart, and the
+attacker posting forged, replayed and altered callbacks of every kind with Airtel's
+callback hash off — must end with nothing lost, doubled or left behind and no forged
+callback acted on. The long runs are ``make chaos`` and ``make soak``.
 
 The run uses a private PostgreSQL server of its own so that it can restart it
 (``qmoi_chaos.postgres``); without the server binaries it runs on a fresh database of
@@ -24,7 +25,7 @@ from qmoi_chaos.run import ChaosConfig, run
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.revenue, pytest.mark.transfer]
 
 
-def test_a_short_seeded_chaos_run_loses_and_doubles_nothing(
+def test_a_short_seeded_chaos_run_under_attack_loses_doubles_and_believes_nothing(
     tmp_path: Path, postgres_url: str, record_property: pytest.RecordProperty
 ) -> None:
     lines: list[str] = []
@@ -48,6 +49,8 @@ def test_a_short_seeded_chaos_run_loses_and_doubles_nothing(
         report=tmp_path / "report.json",
         work_dir=tmp_path / "work",
         expire_leases=True,
+        attacker=True,
+        airtel_hash=False,  # every Airtel callback only a hint: the attacker's best case
         drain_timeout_s=120.0,
         settle_s=4.0,
         log=lines.append,
@@ -57,6 +60,9 @@ def test_a_short_seeded_chaos_run_loses_and_doubles_nothing(
     details = "\n".join(lines + report.details["problems"])
     assert saved["lost"] == saved["double_booked"] == 0, details
     assert saved["double_paid"] == saved["orphan_disbursements"] == 0, details
+    forged = "\n".join(lines + report.details["forged_effective_examples"])
+    assert saved["forged_sent"] > 0, saved["details"]["attacker_errors"]
+    assert saved["forged_effective"] == 0, forged
     assert saved["invariants_ok"], details
     assert report.passed, details
     assert saved["attempted"] == 1_500
@@ -77,3 +83,7 @@ def test_a_short_seeded_chaos_run_loses_and_doubles_nothing(
     } <= injected, saved["faults_by_type"]
     # a float is held for a few seconds; whether a payout falls inside depends on timing
     assert saved["details"]["float_holds"] > 0
+    assert saved["details"]["attacker"]
+    assert saved["details"]["airtel_hash"] == "off"
+    assert saved["details"]["attacker_stopped_cleanly"]  # its summary written on SIGTERM
+    assert {k.split(".")[0] for k in saved["details"]["forged_by_kind"]} == {"airtel", "mpesa"}

@@ -3,12 +3,18 @@ that ordinary commands never load the harness."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from qmoi.cli.render import fail, out
+
+
+class Switch(StrEnum):
+    on = "on"
+    off = "off"
 
 
 def chaos(
@@ -26,6 +32,26 @@ def chaos(
     sqlite: Annotated[
         bool, typer.Option("--sqlite", help="one process on SQLite, kills of that process")
     ] = False,
+    attacker: Annotated[
+        bool,
+        typer.Option(
+            "--attacker/--no-attacker",
+            help="post forged, replayed and altered callbacks during the traffic",
+        ),
+    ] = True,
+    attack_rate: Annotated[
+        float, typer.Option(help="forged callbacks per real second", min=0.1)
+    ] = 4.0,
+    airtel_hash: Annotated[
+        Switch,
+        typer.Option(
+            help="Airtel callback hash: the emulator signs and QMOI requires it (on), or "
+            "neither (off: every Airtel callback is only a hint)"
+        ),
+    ] = Switch.off,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="keep the run's directory even when it passes")
+    ] = False,
     report: Annotated[Path, typer.Option(help="where the JSON report goes")] = Path(
         "chaos/report.json"
     ),
@@ -33,8 +59,9 @@ def chaos(
         Path | None, typer.Option(help="keep databases and logs here (default: a temp dir)")
     ] = None,
 ) -> None:
-    """Run QMOI under a seeded schedule of faults, then hold its books against the
-    emulators' ground truth; exit 1 if anything was lost, doubled or left wrong."""
+    """Run QMOI under a seeded schedule of faults and an attacker forging callbacks, then
+    hold its books against the emulators' ground truth; exit 1 if anything was lost,
+    doubled or left wrong, or a forged callback was acted on."""
     from qmoi_chaos.postgres import ClusterUnavailable
     from qmoi_chaos.run import ChaosConfig, run
     from qmoi_chaos.table import render
@@ -50,8 +77,12 @@ def chaos(
         workers=workers,
         db_restarts=db_restarts,
         sqlite=sqlite,
+        attacker=attacker,
+        attack_rate=attack_rate,
+        airtel_hash=airtel_hash is Switch.on,
         report=report,
         work_dir=work_dir,
+        keep=keep,
         log=lambda line: out.print(line, markup=False),
     )
     try:
