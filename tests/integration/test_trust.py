@@ -591,3 +591,25 @@ async def test_a_request_made_hours_after_a_lost_push_cannot_own_the_pushs_line(
     clock.advance(timedelta(hours=4))
     found = await from_statement(services, collection(services, lost.reference))
     assert (found.outcome, found.provider_reference) == (Outcome.SUCCEEDED, "ULITZX95EQ")
+
+
+async def test_a_hint_only_moves_the_next_enquiry_never_what_it_read_before(
+    uows: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    """A hint writes the next check's time and nothing else: what another process wrote
+    to the collection since the hint's transaction read it stays as written."""
+    from qmoi.services.trust import ask_about_collection
+
+    services = make(uows, clock)
+    made = await ask(services, 400)
+    stale = collection(services, made.reference)
+    with services.uows() as other:  # meanwhile, an enquiry's answer is recorded
+        fresh = replace(stale, provider_code="DP00800001000", provider_message="in progress")
+        assert other.collections.save(fresh, stale.state)
+        other.commit()
+    with services.uows() as uow:
+        assert ask_about_collection(uow, stale, late_success=False) == "enquiry_scheduled"
+        uow.commit()
+    now = collection(services, made.reference)
+    assert now.next_check_at == clock.now()
+    assert (now.provider_code, now.provider_message) == ("DP00800001000", "in progress")

@@ -202,6 +202,22 @@ class CollectionRepository:
             or 0
         )
 
+    def ask_now(self, collection_id: int, at: datetime, states: Sequence[CollectionState]) -> bool:
+        """Bring the next check of a collection in one of ``states`` forward to ``at``
+        (never later than it was); only that column is written, so a concurrent change
+        to the collection's other fields is not undone."""
+        c = t.collections.c
+        result = self._session.execute(
+            update(t.collections)
+            .where(
+                c.id == collection_id,
+                c.state.in_([state.value for state in states]),
+                or_(c.next_check_at.is_(None), c.next_check_at > at),
+            )
+            .values(next_check_at=at)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
     def paid_without_receipt(
         self, provider: str, msisdn: str, amount: Money, since: datetime, until: datetime
     ) -> int:
@@ -455,6 +471,20 @@ class TransferRepository:
             )
         ).first()
         return _transfer(row) if row else None
+
+    def ask_now(self, transfer_id: int, at: datetime, states: Sequence[TransferState]) -> bool:
+        """:meth:`CollectionRepository.ask_now` for a transfer."""
+        x = t.transfers.c
+        result = self._session.execute(
+            update(t.transfers)
+            .where(
+                x.id == transfer_id,
+                x.state.in_([state.value for state in states]),
+                or_(x.next_check_at.is_(None), x.next_check_at > at),
+            )
+            .values(next_check_at=at)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def claim_resend(self, transfer: Transfer, at: datetime) -> bool:
         """Take the right to send ``transfer`` again: only while nobody has claimed it

@@ -254,13 +254,15 @@ def _asked_late(
         return collection
     now = uow.now
     attempts = collection.attempts + 1
-    if status.outcome is Outcome.UNKNOWN and attempts <= LATE_ATTEMPTS:
+    # "no such payment" is the provider's answer; anything else unknown says nothing
+    silent = status.outcome is Outcome.UNKNOWN and status.reason is not FailureReason.NOT_FOUND
+    if silent and attempts <= LATE_ATTEMPTS:
         return replace(
             collection,
             attempts=attempts,
             next_check_at=now + next_check_in(attempts, collection.reference),
         )
-    if status.outcome is Outcome.UNKNOWN:
+    if silent:
         uow.notifications.add(
             "late_payment_unconfirmed",
             f"{collection.provider}: a payment was reported for {collection.reference} "
@@ -269,7 +271,7 @@ def _asked_late(
             now,
             provider=collection.provider,
             payload={"collection": collection.reference, "amount_minor": collection.amount.minor},
-            dedupe_key=f"late_payment_unconfirmed:{collection.reference}:{attempts}",
+            dedupe_key=f"late_payment_unconfirmed:{collection.reference}",
         )
     return replace(collection, attempts=attempts, next_check_at=None)
 

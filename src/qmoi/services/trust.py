@@ -27,8 +27,6 @@ asks (:mod:`qmoi.services.resolver`).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from qmoi.domain.collection import Collection
 from qmoi.domain.states import CollectionState, TransferState
 from qmoi.domain.transfer import Transfer
@@ -65,9 +63,8 @@ def ask_about_collection(uow: UnitOfWork, collection: Collection, *, late_succes
     concluded = state in (C.FAILED, C.EXPIRED)
     if concluded and not late_success:
         return "already_concluded"
-    now = uow.now
-    if collection.next_check_at is None or collection.next_check_at > now:
-        uow.collections.save(replace(collection, next_check_at=now), state)
+    assert collection.id is not None  # noqa: S101 - a stored collection
+    uow.collections.ask_now(collection.id, uow.now, [state])
     return "late_enquiry" if concluded else "enquiry_scheduled"
 
 
@@ -82,7 +79,6 @@ def ask_about_transfer(uow: UnitOfWork, transfer: Transfer) -> str:
         return "already_concluded"
     if transfer.state is T.RESERVED:
         return "being_sent"
-    now = uow.now
-    if transfer.next_check_at is None or transfer.next_check_at > now:
-        uow.transfers.save(replace(transfer, next_check_at=now), transfer.state)
+    assert transfer.id is not None  # noqa: S101 - a stored transfer
+    uow.transfers.ask_now(transfer.id, uow.now, [transfer.state])
     return "enquiry_scheduled"
