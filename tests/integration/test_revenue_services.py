@@ -140,6 +140,35 @@ async def test_an_ambiguous_answer_after_an_hour_does_not_expire_a_paid_prompt(
         assert uow.ledger.balance(accounts.wallet("airtel")) == kes("696")
 
 
+async def test_a_prompt_is_given_up_only_after_several_enquiries_however_late_the_first(
+    services: Services, clock: ManualClock
+) -> None:
+    """Regression (chaos run, every callback a hint): a busy resolver asked about a paid
+    prompt for the first time two real minutes — 80 simulated hours — after the push,
+    got one ambiguous answer and expired it; its callback had already come and gone.
+    Age alone is no evidence: it is given up on the third enquiry that says nothing."""
+    (collection,) = await start_collections(
+        services, "airtel", [PaymentRequest("254733000100", kes("250"), StreamKey.AIRTIME_SALES)],
+        actor="test",
+    )  # fmt: skip
+    provider = fake(services, "airtel")
+    provider.statuses[collection.reference] = ProviderStatus(Outcome.UNKNOWN, "TA", "ambiguous")
+    clock.advance(timedelta(days=4))  # far beyond every window
+    states = []
+    for _ in range(3):
+        with services.uows() as uow:
+            current = uow.collections.by_reference(collection.reference)
+            assert current is not None
+            uow.collections.save(replace(current, next_check_at=uow.now), current.state)
+            uow.commit()
+        await resolve_collections(services)
+        with services.uows(read_only=True) as uow:
+            asked = uow.collections.by_reference(collection.reference)
+        assert asked is not None
+        states.append(asked.state)
+    assert states == [CollectionState.PENDING, CollectionState.PENDING, CollectionState.EXPIRED]
+
+
 async def test_the_day_boundary_is_midnight_in_nairobi(
     services: Services, clock: ManualClock
 ) -> None:

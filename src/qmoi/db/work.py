@@ -202,11 +202,22 @@ class CollectionRepository:
             or 0
         )
 
-    def ask_now(self, collection_id: int, at: datetime, states: Sequence[CollectionState]) -> bool:
+    def ask_now(
+        self,
+        collection_id: int,
+        at: datetime,
+        states: Sequence[CollectionState],
+        *,
+        afresh: bool = False,
+    ) -> bool:
         """Bring the next check of a collection in one of ``states`` forward to ``at``
-        (never later than it was); only that column is written, so a concurrent change
-        to the collection's other fields is not undone."""
+        (never later than it was); only that column is written — and the enquiry count,
+        started again when ``afresh`` — so a concurrent change to the collection's other
+        fields is not undone."""
         c = t.collections.c
+        values: dict[str, Any] = {"next_check_at": at}
+        if afresh:
+            values["attempts"] = 0
         result = self._session.execute(
             update(t.collections)
             .where(
@@ -214,7 +225,7 @@ class CollectionRepository:
                 c.state.in_([state.value for state in states]),
                 or_(c.next_check_at.is_(None), c.next_check_at > at),
             )
-            .values(next_check_at=at)
+            .values(values)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 

@@ -241,6 +241,10 @@ def apply_collection_status(
 #: enquiries about a success reported for a failed or expired collection, before the
 #: owner is told the provider could not be asked
 LATE_ATTEMPTS = 6
+#: enquiries that must have said "still pending" or nothing before a prompt is given up:
+#: age alone is no evidence — the chaos run found paid prompts expired on the first
+#: enquiry a busy resolver made two real minutes (80 simulated hours) after the push
+MIN_ENQUIRIES = 3
 
 
 def _asked_late(
@@ -387,6 +391,7 @@ def _still_open(
     enquiry (never from a send or a callback), fail what the provider does not know long
     after the prompt and expire what never finished."""
     age = (now - collection.created_at).total_seconds()
+    asked = collection.attempts + 1 if may_conclude else collection.attempts
     if not may_conclude:
         age = 0.0
     if status.reason is FailureReason.NOT_FOUND and age > policy.window(
@@ -404,17 +409,20 @@ def _still_open(
         limit = policy.pending_expiry_s
     if collection.provider_request_id or policy.provider(collection.provider).idempotent_collect:
         # It can be asked about: an answer delayed by a dead worker must still come in
-        # time. (One that cannot be named is only ever settled by its callback, which
-        # books it even after it expired.)
+        # time. (One that cannot be named is settled by the statement, which books it
+        # even after it expired.)
         limit = policy.window(limit, EXPIRY_FLOOR_S)
-    if age > limit:
-        return collection.moved_to(C.EXPIRED, now, reason="expired", next_check_at=None, **changes)
+    if age > limit and asked > MIN_ENQUIRIES:
+        return collection.moved_to(
+            C.EXPIRED, now, reason="expired", next_check_at=None, attempts=asked, **changes
+        )
     state = collection.state
     if state is C.REQUESTED:
         state = C.PENDING if status.outcome is Outcome.PENDING else C.UNKNOWN
     return collection.moved_to(
         state,
         now,
-        next_check_at=now + next_check_in(collection.attempts, collection.reference),
+        attempts=asked,
+        next_check_at=now + next_check_in(asked, collection.reference),
         **changes,
     )

@@ -57,7 +57,12 @@ class Collections(Protocol):
     ) -> list[Collection]: ...
     def possible_owners(self, collection: Collection, since: datetime, until: datetime) -> int: ...
     def ask_now(
-        self, collection_id: int, at: datetime, states: Sequence[CollectionState]
+        self,
+        collection_id: int,
+        at: datetime,
+        states: Sequence[CollectionState],
+        *,
+        afresh: bool = False,
     ) -> bool: ...
     def paid_without_receipt(
         self, provider: str, msisdn: str, amount: Money, since: datetime, until: datetime

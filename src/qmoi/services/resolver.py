@@ -26,14 +26,16 @@ log = structlog.get_logger("qmoi.services.resolver")
 
 #: real seconds a claimed collection is left to the worker that claimed it
 CLAIM_LEASE_S = 45.0
+#: collections claimed at a time, and asked about at once
+BATCH, AT_ONCE = 50, 16
 
 
-async def resolve_collections(services: Services, limit: int = 50) -> int:
+async def resolve_collections(services: Services, limit: int = BATCH) -> int:
     """Ask about every due open collection; returns how many were looked at."""
     with services.uows() as uow:
         due = uow.collections.claim_due(uow.now, services.policy.lease(CLAIM_LEASE_S), limit)
         uow.commit()
-    gate = asyncio.Semaphore(8)
+    gate = asyncio.Semaphore(AT_ONCE)
 
     async def one(collection: Collection) -> None:
         async with gate:

@@ -64,7 +64,8 @@ def ask_about_collection(uow: UnitOfWork, collection: Collection, *, late_succes
     if concluded and not late_success:
         return "already_concluded"
     assert collection.id is not None  # noqa: S101 - a stored collection
-    uow.collections.ask_now(collection.id, uow.now, [state])
+    # a late success starts a new round of enquiries (counted from nought)
+    uow.collections.ask_now(collection.id, uow.now, [state], afresh=concluded)
     return "late_enquiry" if concluded else "enquiry_scheduled"
 
 
