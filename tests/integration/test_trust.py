@@ -613,3 +613,40 @@ async def test_a_hint_only_moves_the_next_enquiry_never_what_it_read_before(
     now = collection(services, made.reference)
     assert now.next_check_at == clock.now()
     assert (now.provider_code, now.provider_message) == ("DP00800001000", "in progress")
+
+
+async def test_a_customers_second_equal_payment_does_not_hide_the_first_from_its_push(
+    uows: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    """Regression (chaos run): a push whose answer was lost, and 21 simulated minutes
+    later the same customer's named push for the same amount, paid and confirmed by its
+    query (no receipt). The statement holds both payments. The named push cannot have
+    made the first (it was asked for after it), so the first is the lost push's; the
+    second, which either could have made, is left alone."""
+    services = make(uows, clock)
+    services.policy = replace(services.policy, speed=2419.2)
+    mpesa = WithStatement("mpesa")
+    services.providers["mpesa"] = mpesa
+    number, amount = "254709919316", Money(94_700, "KES")
+    request = [PaymentRequest(number, amount, StreamKey.AIRTIME_SALES)]
+    (lost,) = await start_collections(services, "mpesa", request, actor="test")
+    lose_answer(services, lost)
+    first_paid = clock.now() + timedelta(seconds=23)
+    clock.advance(timedelta(minutes=21))
+    (named,) = await start_collections(services, "mpesa", request, actor="test")
+    mpesa.statuses[named.reference] = succeeded(None, receipt=None)  # type: ignore[arg-type]
+    await enquire_now(services, named.reference)
+    assert collection(services, named.reference).state is CollectionState.SUCCEEDED
+    mpesa.lines = [
+        ProviderStatus(
+            Outcome.SUCCEEDED, "0", "on the statement", provider_reference=receipt,
+            amount=amount, msisdn=number, completed_at=at,
+        )
+        for receipt, at in (
+            ("ULVYHB5TZN", first_paid),
+            ("ULBZAU8SKV", clock.now() + timedelta(seconds=12)),
+        )
+    ]  # fmt: skip
+    clock.advance(timedelta(hours=8))
+    found = await from_statement(services, collection(services, lost.reference))
+    assert (found.outcome, found.provider_reference) == (Outcome.SUCCEEDED, "ULVYHB5TZN")

@@ -2,13 +2,13 @@
 
 An M-Pesa STK push whose answer was lost (a timeout after Daraja accepted it) leaves no
 CheckoutRequestID to query, and its callback — were it to come — is only a hint. Once
-the prompt is long over, the statement of the push's minutes is read: exactly one
-unbooked payment from that number for that amount, and no other request that could own
-it — none for that number and amount whose window holds the line's moment, whether it
-is open, given up on, or paid without a receipt (an STK query names none, so the line
-may be its payment) — is that request's payment, booked with its receipt. None at all
-means the customer did not pay. Anything else is left unknown for the next pass or the
-owner — never guessed.
+the prompt is long over, the statement of the push's minutes is read. A payment from
+that number for that amount is the request's only if no other request could have made
+it — none for that number and amount whose own window holds the payment's moment,
+whether it is open, given up on, or paid without a receipt (an STK query names none, so
+the payment may be its). Exactly one such payment is booked with its receipt; none at
+all on the statement means the customer did not pay. Anything else is left unknown for
+the next pass or the owner — never guessed.
 """
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ from qmoi.services.context import Services
 
 log = structlog.get_logger("qmoi.services.statement")
 
-#: the statement is read from this long before the request (the provider's clock and
-#: ours differ a little — on a fast sandbox clock, a few real seconds are hours)
-BEFORE_S, BEFORE_FLOOR_S = 120.0, 5.0
+#: the statement is read from this long before the request: the provider's clock and
+#: ours differ a little. (On a fast sandbox clock every process tells the time of one
+#: clock file, so a fifth of a real second is room enough — and a wider one made
+#: requests look like owners of payments made before they were: the chaos run left a
+#: customer's two equal payments 21 simulated minutes apart both ambiguous.)
+BEFORE_S, BEFORE_FLOOR_S = 120.0, 0.2
 
 
 def can_read_statement(services: Services, collection: Collection) -> bool:
@@ -76,20 +79,28 @@ async def from_statement(services: Services, collection: Collection) -> Provider
             and uow.collections.by_provider_reference(provider, line.provider_reference) is None
             and not uow.ledger.has_reference(f"{provider}:pay:{line.provider_reference}")
         ]
-        # Who else could this line be? Any other request for that number and amount whose
-        # own window holds the line's moment — still open, given up on, or paid without
-        # a receipt (an STK query names none, so the line may be its payment).
-        owners = 0
-        if len(unbooked) == 1:
-            at = unbooked[0].completed_at
-            low, high = (since, until) if at is None else (at - settled, at + before)
-            owners = uow.collections.possible_owners(collection, low, high)
+        # A line is this request's only if no other request for that number and amount
+        # could have made it: none whose own window holds the line's moment — still
+        # open, given up on, or paid without a receipt (an STK query names none, so the
+        # line may be its payment).
+        only_ours = [
+            line
+            for line in unbooked
+            if not uow.collections.possible_owners(
+                collection,
+                *(
+                    (since, until)
+                    if line.completed_at is None
+                    else (line.completed_at - settled, line.completed_at + before)
+                ),
+            )
+        ]
     log.info(
         "statement.read",
         reference=collection.reference,
         lines=len(lines),
         candidates=len(unbooked),
-        other_owners=owners,
+        only_ours=len(only_ours),
     )
     if not unbooked:
         return ProviderStatus(
@@ -98,11 +109,11 @@ async def from_statement(services: Services, collection: Collection) -> Provider
             "no payment from this number for this amount is on the statement",
             reason=FailureReason.NOT_FOUND,
         )
-    if len(unbooked) == 1 and not owners:
-        return unbooked[0]
+    if len(only_ours) == 1:
+        return only_ours[0]
     return ProviderStatus(
         Outcome.UNKNOWN,
         "ambiguous_statement",
-        f"{len(unbooked)} unbooked payment(s) on the statement for this request; "
-        f"{owners} other request(s) of that number and amount could own one",
+        f"{len(unbooked)} unbooked payment(s) on the statement for this request, "
+        f"{len(only_ours)} of them no other request could have made",
     )
