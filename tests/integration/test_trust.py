@@ -36,7 +36,7 @@ from qmoi.providers.base import (
     ProviderStatus,
 )
 from qmoi.services.callbacks import encode, process_inbox, receive
-from qmoi.services.collections import PaymentRequest, start_collections
+from qmoi.services.collections import PaymentRequest, record_status, start_collections
 from qmoi.services.context import Services
 from qmoi.services.intake import Intake
 from qmoi.services.resolver import resolve_collections, resolve_transfers
@@ -650,3 +650,37 @@ async def test_a_customers_second_equal_payment_does_not_hide_the_first_from_its
     clock.advance(timedelta(hours=8))
     found = await from_statement(services, collection(services, lost.reference))
     assert (found.outcome, found.provider_reference) == (Outcome.SUCCEEDED, "ULVYHB5TZN")
+
+
+async def test_a_push_sent_again_long_after_its_request_is_found_in_its_own_window(
+    uows: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    """Regression (chaos run): a push refused by the gateway's spike arrest (nothing
+    sent) went out again 14 simulated hours later, its answer was lost, and the
+    statement was read in the window of its request: "not on the statement", failed —
+    the customer had paid. The window runs from when the push last went out."""
+    services = make(uows, clock)
+    services.policy = replace(services.policy, speed=2419.2)
+    mpesa = WithStatement("mpesa")
+    services.providers["mpesa"] = mpesa
+    number, amount = "254794946239", Money(10_800, "KES")
+    (made,) = await start_collections(
+        services, "mpesa", [PaymentRequest(number, amount, StreamKey.AIRTIME_SALES)], "test"
+    )
+    clock.advance(timedelta(hours=14))
+    # sent again now; its answer never came
+    await record_status(
+        services, made, ProviderStatus(Outcome.UNKNOWN, "504", "answer withheld"), "collect",
+        request_id=None,
+    )  # fmt: skip
+    lose_answer(services, made)
+    assert collection(services, made.reference).sent_at == clock.now()
+    mpesa.lines = [
+        ProviderStatus(
+            Outcome.SUCCEEDED, "0", "on the statement", provider_reference="ULZPY8DTSB",
+            amount=amount, msisdn=number, completed_at=clock.now() + timedelta(seconds=32),
+        )
+    ]  # fmt: skip
+    clock.advance(timedelta(hours=8))
+    found = await from_statement(services, collection(services, made.reference))
+    assert (found.outcome, found.provider_reference) == (Outcome.SUCCEEDED, "ULZPY8DTSB")

@@ -182,6 +182,7 @@ collections = Table(
     Column("next_check_at", UTCDateTime, nullable=True),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("entry_id", Id, ForeignKey("journal_entries.id", ondelete="RESTRICT"), nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),  # when the push last went out
     CheckConstraint("amount_minor > 0", name="positive_amount"),
     UniqueConstraint("provider", "provider_reference"),
     UniqueConstraint("provider", "provider_request_id"),

@@ -51,6 +51,7 @@ def _collection(row: Row[Any]) -> Collection:
         next_check_at=row.next_check_at,
         attempts=row.attempts,
         entry_id=row.entry_id,
+        sent_at=row.sent_at,
     )
 
 
@@ -76,6 +77,7 @@ def _collection_values(c: Collection) -> dict[str, Any]:
         "next_check_at": c.next_check_at,
         "attempts": c.attempts,
         "entry_id": c.entry_id,
+        "sent_at": c.sent_at,
     }
 
 
@@ -163,9 +165,19 @@ class CollectionRepository:
         )
         return [_collection(r) for r in rows]
 
-    def possible_owners(self, collection: Collection, since: datetime, until: datetime) -> int:
-        """The other requests for ``collection``'s number and amount, made between
-        ``since`` and ``until``, that a statement payment could belong to: open, given
+    def possible_owners(
+        self,
+        collection: Collection,
+        earliest: datetime,
+        latest: datetime,
+        *,
+        before: timedelta,
+        settled: timedelta,
+    ) -> int:
+        """The other requests for ``collection``'s number and amount that a statement
+        payment made between ``earliest`` and ``latest`` could belong to: one asked for
+        no later than ``before`` after it (the clocks may differ that much) whose prompt,
+        from when its push last went out, ran until it (``settled``) — and open, given
         up on (expired), or paid without the provider naming a receipt (an STK query
         names none). Failed ones cannot (the provider said no money moved), nor ones
         paid under a receipt of their own."""
@@ -184,8 +196,8 @@ class CollectionRepository:
                     c.amount_minor == collection.amount.minor,
                     c.id != collection.id,
                     c.origin == "request",
-                    c.created_at >= since,
-                    c.created_at <= until,
+                    c.created_at <= latest + before,
+                    func.coalesce(c.sent_at, c.created_at) >= earliest - settled,
                     or_(
                         c.state.in_(
                             [

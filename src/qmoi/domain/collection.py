@@ -44,6 +44,7 @@ class Collection:
     next_check_at: datetime | None = None
     attempts: int = 0
     entry_id: int | None = None
+    sent_at: datetime | None = None  # when the push last went out (its answer came)
 
     @property
     def is_final(self) -> bool:

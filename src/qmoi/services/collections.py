@@ -8,7 +8,7 @@ pushes then go out concurrently; each answer is applied in its own transaction.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -37,6 +37,8 @@ log = structlog.get_logger("qmoi.services.collections")
 
 #: real seconds a fresh request is left to its sender before the resolver may look at it
 SEND_LEASE_S = 90.0
+#: sources of a status that answers a push just sent (or one that may have gone out)
+SENDS = frozenset({"collect", "resolver"})
 MAX_REQUESTS = 500
 
 
@@ -199,10 +201,12 @@ def _record_status(
             current = uow.collections.by_reference(collection.reference)
             assert current is not None  # noqa: S101 - stored before sending
             if request_id and not current.provider_request_id:
-                from dataclasses import replace
-
                 current = replace(current, provider_request_id=request_id)
                 uow.collections.save(current, current.state)
+            if source in SENDS:
+                # the push's prompt runs from now, not from the request: it may have
+                # been sent again after a refusal, or after its sender died
+                current = replace(current, sent_at=uow.now)
             try:
                 updated = apply_collection_status(
                     uow, services.policy, current, status, source=source

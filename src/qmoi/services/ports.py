@@ -55,7 +55,15 @@ class Collections(Protocol):
     def unnamed(
         self, provider: str, msisdn: str, amount: Money, since: datetime
     ) -> list[Collection]: ...
-    def possible_owners(self, collection: Collection, since: datetime, until: datetime) -> int: ...
+    def possible_owners(
+        self,
+        collection: Collection,
+        earliest: datetime,
+        latest: datetime,
+        *,
+        before: timedelta,
+        settled: timedelta,
+    ) -> int: ...
     def ask_now(
         self,
         collection_id: int,

@@ -50,14 +50,16 @@ def can_read_statement(services: Services, collection: Collection) -> bool:
 async def from_statement(services: Services, collection: Collection) -> ProviderStatus:
     policy = services.policy
     settled = timedelta(seconds=policy.window(policy.prompt_window_s, NOT_FOUND_FLOOR_S))
-    if services.clock.now() < collection.created_at + settled:
+    # A push is paid within its prompt's window from when it last went out — not from
+    # its request: one sent again after a refusal or its sender's death went out later
+    # (the chaos run lost one re-sent 14 simulated hours after its request).
+    sent = collection.sent_at or collection.created_at
+    if services.clock.now() < sent + settled:
         return ProviderStatus(
             Outcome.UNKNOWN, "statement_later", "the prompt may still be answered"
         )
-    # the whole window, not just the prompt's minutes: a push is sent some time after
-    # its request was recorded (on a fast sandbox clock, simulated hours later)
     before = timedelta(seconds=policy.window(BEFORE_S, BEFORE_FLOOR_S))
-    since, until = collection.created_at - before, collection.created_at + settled
+    since, until = collection.created_at - before, sent + settled
     connector = services.providers[collection.provider]
     assert isinstance(connector, Statements)  # noqa: S101 - checked by can_read_statement
     try:
@@ -91,8 +93,10 @@ async def from_statement(services: Services, collection: Collection) -> Provider
                 *(
                     (since, until)
                     if line.completed_at is None
-                    else (line.completed_at - settled, line.completed_at + before)
+                    else (line.completed_at, line.completed_at)
                 ),
+                before=before,
+                settled=settled,
             )
         ]
     log.info(
