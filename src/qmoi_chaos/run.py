@@ -906,6 +906,20 @@ def judge(d: Deployment, driver: Driver, engine: Any, settled: bool, drain_s: fl
     )
 
 
+def _keep_tables(engine: Any, root: Path) -> None:
+    """A failed run's collections, transfers and inbox as JSON lines beside its logs:
+    the private PostgreSQL server is removed when the run ends."""
+    from sqlalchemy import select
+
+    from qmoi.db import tables as t
+
+    with engine.connect() as conn:
+        for table in (t.collections, t.transfers, t.inbox):
+            with (root / f"{table.name}.jsonl").open("w") as out:
+                for row in conn.execute(select(table)):
+                    out.write(json.dumps(dict(row._mapping), default=str) + "\n")
+
+
 def _viewer_key(d: Deployment) -> str | None:
     """A viewer API key for the attacker: it reads what such a key reads. Without one it
     attacks all the same, with what the emulators show."""
@@ -941,6 +955,8 @@ def run(config: ChaosConfig) -> Report:
             settled, drain_s = drain(d, driver, engine)
             config.log(f"  drained in {drain_s:.0f} s" if settled else "  NOT settled")
             report = judge(d, driver, engine, settled, drain_s)
+            if not report.passed:
+                _keep_tables(engine, root)  # the private server goes with the run
         finally:
             engine.dispose()
     if report.passed and config.work_dir is None and not config.keep:

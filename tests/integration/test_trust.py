@@ -684,3 +684,42 @@ async def test_a_push_sent_again_long_after_its_request_is_found_in_its_own_wind
     clock.advance(timedelta(hours=8))
     found = await from_statement(services, collection(services, made.reference))
     assert (found.outcome, found.provider_reference) == (Outcome.SUCCEEDED, "ULZPY8DTSB")
+
+
+async def test_waiting_for_a_pushs_prompt_to_end_is_no_enquiry_and_expires_nothing(
+    uows: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    """Regression (chaos run): pushes whose send was cut short were marked sent when
+    the resolver found them, days (simulated) after their request; each pass that found
+    the statement not yet readable counted as an enquiry that said nothing, and after
+    three the paid pushes were given up. Waiting is not asking."""
+    services = make(uows, clock)
+    mpesa = WithStatement("mpesa")
+    services.providers["mpesa"] = mpesa
+    number, amount = "254722295642", Money(68_200, "KES")
+    (made,) = await start_collections(
+        services, "mpesa", [PaymentRequest(number, amount, StreamKey.AIRTIME_SALES)], "test"
+    )
+    paid_at = clock.now() + timedelta(minutes=2)
+    clock.advance(timedelta(days=7))  # long past every window of its request
+    await record_status(
+        services, made, ProviderStatus(Outcome.UNKNOWN, "send_interrupted", "may have gone"),
+        "resolver", request_id=None,
+    )  # fmt: skip
+    lose_answer(services, made)
+    for _ in range(5):
+        await enquire_now(services, made.reference)
+        waiting = collection(services, made.reference)
+        assert waiting.state is CollectionState.UNKNOWN
+        assert waiting.next_check_at is not None
+        assert waiting.next_check_at > clock.now()
+    mpesa.lines = [
+        ProviderStatus(
+            Outcome.SUCCEEDED, "0", "on the statement", provider_reference="ULLG7AFXJ1",
+            amount=amount, msisdn=number, completed_at=paid_at,
+        )
+    ]  # fmt: skip
+    clock.set(waiting.next_check_at)
+    await resolve_collections(services)
+    booked = collection(services, made.reference)
+    assert (booked.state, booked.provider_reference) == (CollectionState.SUCCEEDED, "ULLG7AFXJ1")

@@ -11,6 +11,8 @@ arriving later still books it).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import datetime
 
 import structlog
 
@@ -19,7 +21,7 @@ from qmoi.domain.states import CollectionState
 from qmoi.providers.base import DirectPayments, Outcome, ProviderError, ProviderStatus
 from qmoi.services.collections import record_status, send_collection
 from qmoi.services.context import Services
-from qmoi.services.statement import can_read_statement, from_statement
+from qmoi.services.statement import can_read_statement, from_statement, statement_due
 from qmoi.services.transfers import advance_transfer, claim_due_transfers
 
 log = structlog.get_logger("qmoi.services.resolver")
@@ -61,6 +63,10 @@ async def resolve_collection(services: Services, collection: Collection) -> Coll
                 "the push may have been sent; waiting for its callback",
             )
             return await record_status(services, collection, status, "resolver", request_id=None)
+    if can_read_statement(services, collection):
+        due = statement_due(services, collection)
+        if due is not None:  # nothing can be asked yet: not an enquiry, no evidence
+            return _later(services, collection, due)
     status = await _enquire(services, collection)
     if (
         collection.state is CollectionState.REQUESTED
@@ -70,6 +76,17 @@ async def resolve_collection(services: Services, collection: Collection) -> Coll
     ):
         return await send_collection(services, collection)  # the provider never had it
     return await record_status(services, collection, status, "enquiry", request_id=None)
+
+
+def _later(services: Services, collection: Collection, due: datetime) -> Collection:
+    with services.uows() as uow:
+        current = uow.collections.by_reference(collection.reference)
+        if current is None or current.state is not collection.state:
+            return current or collection
+        later = replace(current, next_check_at=due)
+        if uow.collections.save(later, current.state):
+            uow.commit()
+    return later
 
 
 async def _enquire(services: Services, collection: Collection) -> ProviderStatus:

@@ -13,7 +13,7 @@ the next pass or the owner — never guessed.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -47,17 +47,26 @@ def can_read_statement(services: Services, collection: Collection) -> bool:
     )
 
 
-async def from_statement(services: Services, collection: Collection) -> ProviderStatus:
+def _settled(services: Services) -> timedelta:
     policy = services.policy
-    settled = timedelta(seconds=policy.window(policy.prompt_window_s, NOT_FOUND_FLOOR_S))
-    # A push is paid within its prompt's window from when it last went out — not from
-    # its request: one sent again after a refusal or its sender's death went out later
-    # (the chaos run lost one re-sent 14 simulated hours after its request).
+    return timedelta(seconds=policy.window(policy.prompt_window_s, NOT_FOUND_FLOOR_S))
+
+
+def statement_due(services: Services, collection: Collection) -> datetime | None:
+    """When the statement can say whether ``collection`` was paid — once its prompt is
+    over, counted from when its push last went out (not from its request: one sent again
+    after a refusal or its sender's death went out later; the chaos run lost one re-sent
+    14 simulated hours after its request); None when it can be read now."""
+    due = (collection.sent_at or collection.created_at) + _settled(services)
+    return due if services.clock.now() < due else None
+
+
+async def from_statement(services: Services, collection: Collection) -> ProviderStatus:
+    """What the statement says of ``collection`` (call once :func:`statement_due` is
+    None): the payment that can only be its, or NOT_FOUND, or UNKNOWN."""
+    policy = services.policy
+    settled = _settled(services)
     sent = collection.sent_at or collection.created_at
-    if services.clock.now() < sent + settled:
-        return ProviderStatus(
-            Outcome.UNKNOWN, "statement_later", "the prompt may still be answered"
-        )
     before = timedelta(seconds=policy.window(BEFORE_S, BEFORE_FLOOR_S))
     since, until = collection.created_at - before, sent + settled
     connector = services.providers[collection.provider]
