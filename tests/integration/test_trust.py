@@ -723,3 +723,36 @@ async def test_waiting_for_a_pushs_prompt_to_end_is_no_enquiry_and_expires_nothi
     await resolve_collections(services)
     booked = collection(services, made.reference)
     assert (booked.state, booked.provider_reference) == (CollectionState.SUCCEEDED, "ULLG7AFXJ1")
+
+
+async def test_a_push_confirmed_paid_hours_before_a_payment_cannot_have_made_it(
+    uows: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    """Regression (chaos run): a customer's named push, confirmed paid by its query (no
+    receipt) at 03:19, was taken as a possible owner of the same amount paid at 07:55 to
+    the same customer's later push whose answer was lost — its window, on a fast clock,
+    spanned hours — and the later payment expired unbooked. A payment confirmed at 03:19
+    was made before it."""
+    services = make(uows, clock)
+    services.policy = replace(services.policy, speed=2419.2)
+    mpesa = WithStatement("mpesa")
+    services.providers["mpesa"] = mpesa
+    number, amount = "254796732614", Money(62_600, "KES")
+    request = [PaymentRequest(number, amount, StreamKey.AIRTIME_SALES)]
+    (early,) = await start_collections(services, "mpesa", request, actor="test")
+    clock.advance(timedelta(minutes=47))
+    mpesa.statuses[early.reference] = succeeded(None, receipt=None)  # type: ignore[arg-type]
+    await enquire_now(services, early.reference)
+    assert collection(services, early.reference).state is CollectionState.SUCCEEDED
+    clock.advance(timedelta(hours=4, minutes=35))
+    (later,) = await start_collections(services, "mpesa", request, actor="test")
+    lose_answer(services, later)
+    mpesa.lines = [
+        ProviderStatus(
+            Outcome.SUCCEEDED, "0", "on the statement", provider_reference="ULP51ULPBL",
+            amount=amount, msisdn=number, completed_at=clock.now() + timedelta(seconds=58),
+        )
+    ]  # fmt: skip
+    clock.advance(timedelta(hours=9))
+    found = await from_statement(services, collection(services, later.reference))
+    assert (found.outcome, found.provider_reference) == (Outcome.SUCCEEDED, "ULP51ULPBL")

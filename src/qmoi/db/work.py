@@ -179,12 +179,14 @@ class CollectionRepository:
         no later than ``before`` after it (the clocks may differ that much) whose prompt,
         from when its push last went out, ran until it (``settled``) — and open, given
         up on (expired), or paid without the provider naming a receipt (an STK query
-        names none). Failed ones cannot (the provider said no money moved), nor ones
-        paid under a receipt of their own."""
+        names none) and confirmed after the payment was made. Failed ones cannot (the
+        provider said no money moved), nor ones paid under a receipt of their own."""
         c = t.collections.c
         receiptless = and_(
             c.state == CollectionState.SUCCEEDED.value,
             or_(c.provider_reference.is_(None), c.provider_reference == c.provider_request_id),
+            # paid before the provider confirmed it (a success is final: its last update)
+            c.updated_at >= earliest - before,
         )
         return int(
             self._session.scalar(
