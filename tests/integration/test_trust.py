@@ -31,9 +31,12 @@ from qmoi.providers.airtel import crypto as airtel_crypto
 from qmoi.providers.base import (
     CallbackEvent,
     CallbackKind,
+    CollectRequest,
     FailureReason,
+    NotSent,
     Outcome,
     ProviderStatus,
+    Submission,
 )
 from qmoi.services.callbacks import encode, process_inbox, receive
 from qmoi.services.collections import PaymentRequest, record_status, start_collections
@@ -756,3 +759,41 @@ async def test_a_push_confirmed_paid_hours_before_a_payment_cannot_have_made_it(
     clock.advance(timedelta(hours=9))
     found = await from_statement(services, collection(services, later.reference))
     assert (found.outcome, found.provider_reference) == (Outcome.SUCCEEDED, "ULP51ULPBL")
+
+
+@dataclass
+class Refusing(FakeProvider):
+    """Refuses the first push before sending it; dies in the middle of the second."""
+
+    pushes: int = 0
+
+    async def collect(self, request: CollectRequest) -> Submission:
+        self.pushes += 1
+        if self.pushes == 1:
+            raise NotSent("mpesa", "collect", "Spike Arrest Violation")
+        raise RuntimeError("the worker died while the push was going out")
+
+
+async def test_a_push_sent_again_after_a_refusal_is_never_sent_a_third_time(
+    uows: UnitOfWorkFactory, clock: ManualClock
+) -> None:
+    """Regression (chaos run): a push refused by the gateway (nothing sent) was sent
+    again by the resolver, whose worker was killed before the answer was recorded; the
+    collection still said "never left", so the next worker sent it once more — the
+    customer was prompted twice and paid the first. An M-Pesa push has no id of ours:
+    it is marked as going out before it is sent again, and a cut-short send is only
+    ever looked for, never repeated."""
+    services = make(uows, clock)
+    mpesa = Refusing("mpesa")
+    services.providers["mpesa"] = mpesa
+    request = [PaymentRequest("254709865012", Money(133_800, "KES"), StreamKey.DATA_PACKAGES)]
+    (made,) = await start_collections(services, "mpesa", request, actor="test")
+    assert collection(services, made.reference).reason == "not_sent"
+    await enquire_now(services, made.reference)  # sent again; the worker dies
+    await enquire_now(services, made.reference)  # the next one: interrupted, not resent
+    interrupted = collection(services, made.reference)
+    assert (interrupted.state, interrupted.provider_code) == (
+        CollectionState.UNKNOWN, "send_interrupted",
+    )  # fmt: skip
+    await enquire_now(services, made.reference)
+    assert mpesa.pushes == 2

@@ -54,13 +54,19 @@ async def resolve_collection(services: Services, collection: Collection) -> Coll
     rules = services.policy.provider(collection.provider)
     if collection.state is CollectionState.REQUESTED and collection.origin == "request":
         if collection.reason == "not_sent":
-            return await send_collection(services, collection)  # it never left: same id
+            # it never left: send it again. A push without an id of ours is first marked
+            # as going out, so that if this worker dies before the answer is recorded the
+            # next one takes it for interrupted — not for "never left" again (the chaos
+            # run found a customer prompted twice that way, the first prompt paid).
+            if rules.idempotent_collect or _going_out(services, collection):
+                return await send_collection(services, collection)
+            return collection
         if not rules.idempotent_collect:
             # It may have gone out before a crash; a second push could charge twice.
             status = ProviderStatus(
                 Outcome.UNKNOWN,
                 "send_interrupted",
-                "the push may have been sent; waiting for its callback",
+                "the push may have been sent; waiting for its answer or the statement",
             )
             return await record_status(services, collection, status, "resolver", request_id=None)
     if can_read_statement(services, collection):
@@ -76,6 +82,23 @@ async def resolve_collection(services: Services, collection: Collection) -> Coll
     ):
         return await send_collection(services, collection)  # the provider never had it
     return await record_status(services, collection, status, "enquiry", request_id=None)
+
+
+def _going_out(services: Services, collection: Collection) -> bool:
+    """Clear the "never left" mark before sending again; False when the collection has
+    moved meanwhile (another worker sends or has sent it)."""
+    with services.uows() as uow:
+        current = uow.collections.by_reference(collection.reference)
+        if (
+            current is None
+            or current.state is not CollectionState.REQUESTED
+            or current.reason != "not_sent"
+        ):
+            return False
+        if not uow.collections.save(replace(current, reason=None), current.state):
+            return False
+        uow.commit()
+    return True
 
 
 def _later(services: Services, collection: Collection, due: datetime) -> Collection:
