@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from qmoi_chaos.run import Report
+from qmoi_chaos.report import Report
 
 
 def render(report: Report, console: Console) -> None:

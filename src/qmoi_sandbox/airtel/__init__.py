@@ -1,7 +1,8 @@
 """Emulator of the Airtel Africa Money Open API (collections, disbursements, KYC, account).
 
-Written from ``docs/providers/airtel-money.md`` alone, independently of QMOI's Airtel
-connector. ``create_app(AirtelSandboxConfig(...))`` builds the ASGI app;
+Written from Airtel's published Open API documentation (what QMOI relies on is in
+``docs/providers/airtel.md``), independently of QMOI's Airtel connector.
+``create_app(AirtelSandboxConfig(...))`` builds the ASGI app;
 ``python -m qmoi_sandbox.airtel --port PORT`` serves it. Defaults are listed in
 :mod:`qmoi_sandbox.airtel.app`.
 """

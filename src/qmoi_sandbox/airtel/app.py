@@ -1,7 +1,7 @@
 """The Airtel Money Open API emulator as one ASGI app: ``create_app(config)``.
 
 It serves, on one loopback port and whatever the host name, the Airtel Africa Open API
-paths QMOI's connector uses (``docs/providers/airtel-money.md``: token, USSD push v1/v2,
+paths QMOI's connector uses (``docs/providers/airtel.md``: token, USSD push v1/v2,
 collection enquiry, refund, disbursement v1/v2 and its enquiries, balance, KYC user
 enquiry, encryption keys) with Airtel's headers, payloads and codes, plus the shared
 ``/sandbox/`` control and inspection API (``docs/sandbox.md``). Money is simulated:
@@ -18,7 +18,7 @@ token lifetime             180 simulated seconds (``expires_in: "180"``, a strin
 wallet                     1,000,000.00 KES (``opening_balance_minor=100_000_000``)
 subscriber answers after   5-30 simulated seconds (uniform); a silent phone: 60 s
 approve rate               0.9 for any valid number; test numbers 254733000100-104 fixed
-disbursement fee           0 (the document names no fee; the answer says ``Com KES 0``)
+disbursement fee           0 (Airtel documents no fee; the answer says ``Com KES 0``)
 callback URL               none (set it: Airtel has no per-request callback URL)
 callback ``hash``          off; key ``qmoi-sandbox-callback-key``, scope ``outer``
 message signing            verified whenever sent; required on v2 writes only if switched on

@@ -1,4 +1,4 @@
-"""The emulator's keys and the three pieces of Airtel cryptography (doc §4, §6).
+"""The emulator's keys and the three pieces of Airtel cryptography.
 
 * An RSA key pair generated when the emulator starts (1024-bit by default, the size of
   every key seen in Airtel's samples). Its public half is what the merchant fetches from
@@ -13,7 +13,7 @@
   ``{"transaction": {...}}`` body or the inner object (``hash_scope``).
 
 Everything here is the emulator's side; tests encrypt and sign with ``cryptography``
-directly, from the document, so a misreading here cannot be mirrored there.
+directly, from Airtel's documentation, so a misreading here cannot be mirrored there.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class EmulatorKeys:
         return base64.b64encode(der).decode("ascii")
 
     def valid_upto_text(self) -> str:
-        """Doc §4.1 format ``DD-MM-YYYY HH:MM:SS`` (UTC here; Airtel's zone is unconfirmed)."""
+        """Airtel's format ``DD-MM-YYYY HH:MM:SS`` (UTC here; Airtel's zone is unconfirmed)."""
         return self.valid_upto.strftime("%d-%m-%Y %H:%M:%S")
 
     # --- private operations -------------------------------------------------------------
@@ -107,7 +107,7 @@ class EmulatorKeys:
         return plain is not None and hmac.compare_digest(plain, pin.encode("utf-8"))
 
     def signature_matches(self, body: bytes, x_signature: str, x_key: str) -> bool:
-        """Doc §4.3: decrypt ``x-key``, AES-encrypt the received body, compare it."""
+        """Message signing: decrypt ``x-key``, AES-encrypt the received body, compare it."""
         key_iv = self.decrypt(x_key)
         if key_iv is None:
             return False
@@ -132,7 +132,7 @@ def aes_cbc_encrypt(data: bytes, key: bytes, iv: bytes) -> bytes:
 def callback_hash(
     transaction: dict[str, Any], key: str, scope: Literal["outer", "inner"] = "outer"
 ) -> str:
-    """Doc §6: base64(HMAC-SHA256(key, compact JSON)) of ``{"transaction": …}`` or of ``…``."""
+    """base64(HMAC-SHA256(key, compact JSON)) of ``{"transaction": …}`` or of ``…``."""
     message = compact_json({"transaction": transaction} if scope == "outer" else transaction)
     digest = hmac.new(key.encode("utf-8"), message, hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")

@@ -48,7 +48,7 @@ class CollectionResult:
     text: str
 
 
-# Doc §11.2 (majority table) for what a subscriber's answer means.
+# What a subscriber's answer means (where Airtel's sources disagree, the majority).
 COLLECTION_RESULTS: dict[Outcome, CollectionResult] = {
     Outcome.APPROVE: CollectionResult("succeeded", "TS", "DP00800001001", "Success"),
     Outcome.DECLINE: CollectionResult(
@@ -233,7 +233,7 @@ class AirtelEngine:
         self.notify(txn)
 
     def callback_body(self, txn: Transaction) -> dict[str, Any]:
-        """Doc §6: ``{"transaction": {id, message, status_code, airtel_money_id}}`` (+ hash)."""
+        """``{"transaction": {id, message, status_code, airtel_money_id}}`` (+ hash)."""
         transaction: dict[str, Any] = {
             "id": txn.id,
             "message": txn.message,

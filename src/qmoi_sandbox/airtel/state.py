@@ -31,7 +31,7 @@ AirtelStatus = Literal["TIP", "TS", "TF", "TA"]
 
 @dataclass(frozen=True)
 class CountryRules:
-    """How subscriber numbers look in one Airtel country (doc §12, §13)."""
+    """How subscriber numbers look in one Airtel country."""
 
     dialling_code: str
     national_length: int
@@ -41,8 +41,8 @@ class CountryRules:
         return self.dialling_code + national
 
 
-# Doc §12 (countries, dialling codes) and §13 (9-digit national numbers, Nigeria 10).
-# Leading digits are enforced only where the doc names them (Kenya: 7… and 1…).
+# Airtel's countries, dialling codes and 9-digit national numbers (Nigeria 10).
+# Leading digits are enforced only where Airtel names them (Kenya: 7… and 1…).
 COUNTRIES: dict[str, CountryRules] = {
     "KE": CountryRules("254", 9, ("1", "7")),
     "UG": CountryRules("256", 9),

@@ -1,14 +1,14 @@
 """Airtel's wire format: response envelopes, code tables and request-field validation.
 
 Every product answer is ``{"data": …, "status": {code, message, result_code,
-response_code, success}}`` (doc §3), where ``status.code`` is a *string* that may differ
+response_code, success}}``, where ``status.code`` is a *string* that may differ
 from the HTTP status, and the ``DP…`` / ``ESB…`` codes decide what happened. Gateway and
 OAuth failures have flat shapes of their own (``status_code``/``status_message``;
 ``error``/``error_description``). This module builds those shapes and turns a bad
 request into :class:`Reject`, which carries the exact answer Airtel would give, so no
 malformed input ever reaches the engine or produces a 500.
 
-What the emulator answers to malformed input (doc §3, §5.1, §7, §11, §17):
+What the emulator answers to malformed input:
 
 ===============================  =====  ===========  =========  ======================
 problem                          HTTP   status.code  result     response_code
@@ -275,7 +275,7 @@ def amount_minor(body: dict[str, Any], path: str, product: Product, currency: st
 
 
 def check_msisdn(msisdn: str, rules: CountryRules, product: Product) -> None:
-    """National number, digits only, no country code, no leading 0 (doc §13)."""
+    """National number, digits only, no country code, no leading 0."""
     disbursement = product is Product.DISBURSEMENT
     if len(msisdn) != rules.national_length:
         raise Reject.envelope(

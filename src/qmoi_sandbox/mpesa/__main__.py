@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 
 from qmoi_sandbox.mpesa.app import create_app
-from qmoi_sandbox.mpesa.state import MpesaSandboxConfig
+from qmoi_sandbox.mpesa.config import MpesaSandboxConfig
 
 ENV_PREFIX = "QMOI_SANDBOX_MPESA_"
 _TRUE = {"1", "true", "yes", "on"}

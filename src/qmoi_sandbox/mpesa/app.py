@@ -1,7 +1,7 @@
 """The Safaricom Daraja (M-Pesa) emulator as one ASGI app: ``create_app(config)``.
 
-It serves Daraja's real paths with the behaviour written down in
-``docs/providers/mpesa-daraja.md`` — OAuth, STK push and query, C2B URL registration,
+It serves Daraja's real paths with the behaviour Safaricom documents (what QMOI relies
+on is in ``docs/providers/mpesa.md``) — OAuth, STK push and query, C2B URL registration,
 validation and confirmation, B2C, account balance, transaction status and reversal,
 with their synchronous error envelopes and asynchronous result callbacks — plus the
 sandbox control and inspection API of ``docs/sandbox.md`` under ``/sandbox/``.
@@ -9,8 +9,8 @@ Simulated customers answer STK prompts on a simulated clock (``speed`` × wall
 clock), so a test at high speed sees a customer answer within milliseconds.
 
 It exists so that QMOI's M-Pesa connector can be exercised end to end, faults
-included, without Safaricom: it is written from the same document as the connector
-but shares no code with it, so a misreading on one side shows up as a failure.
+included, without Safaricom: it is written from the same documentation as the
+connector but shares no code with it, so a misreading on one side shows up as a failure.
 
 Defaults (all overridable through :class:`MpesaSandboxConfig`, the command line or
 ``QMOI_SANDBOX_MPESA_*`` variables; see ``python -m qmoi_sandbox.mpesa --help``):
@@ -52,7 +52,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from qmoi_sandbox.mpesa import api, control
-from qmoi_sandbox.mpesa.state import SANDBOX_PASSKEY, MpesaSandboxConfig, MpesaState
+from qmoi_sandbox.mpesa.config import SANDBOX_PASSKEY, MpesaSandboxConfig
+from qmoi_sandbox.mpesa.state import MpesaState
 
 __all__ = ["SANDBOX_PASSKEY", "MpesaSandboxConfig", "MpesaState", "create_app"]
 

@@ -16,10 +16,11 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
-from qmoi_sandbox.mpesa import flows
-from qmoi_sandbox.mpesa.api import is_till
+from qmoi_sandbox.mpesa.collect import start_c2b
+from qmoi_sandbox.mpesa.collect_api import is_till
 from qmoi_sandbox.mpesa.customers import is_msisdn
-from qmoi_sandbox.mpesa.state import MpesaState, format_minor
+from qmoi_sandbox.mpesa.records import format_minor
+from qmoi_sandbox.mpesa.state import MpesaState
 from qmoi_sandbox.mpesa.wire import parse_whole_amount
 
 router = APIRouter(prefix="/sandbox", tags=["sandbox"])
@@ -170,7 +171,7 @@ async def c2b_pay(state: StateDep, request: C2BPayRequest) -> dict[str, Any]:
     shortcode = request.shortcode or state.config.shortcode
     if shortcode not in state.config.shortcodes:
         raise HTTPException(status_code=422, detail=f"{shortcode} is not this emulator's")
-    tx = flows.start_c2b(
+    tx = start_c2b(
         state,
         msisdn=request.msisdn,
         amount_minor=amount_minor,

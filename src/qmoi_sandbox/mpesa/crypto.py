@@ -1,12 +1,12 @@
 """The emulator's own keys, and the two credential checks Daraja performs.
 
-* ``SecurityCredential`` (doc §4): the initiator's plain password, RSA-encrypted with
+* ``SecurityCredential``: the initiator's plain password, RSA-encrypted with
   PKCS#1 v1.5 padding under the public key of Safaricom's X.509 certificate, then
   base64-encoded. Safaricom's private key is not ours to have, so the emulator makes
   its own RSA key pair and a self-signed certificate at start-up and publishes the
   certificate at ``GET /sandbox/certificate``; a connector configured with that
   certificate path produces credentials this module decrypts and compares.
-* STK ``Password`` (doc §5): ``base64(BusinessShortCode + Passkey + Timestamp)``.
+* STK ``Password``: ``base64(BusinessShortCode + Passkey + Timestamp)``.
 
 Nothing here is secret: the key lives only as long as the emulator process.
 """

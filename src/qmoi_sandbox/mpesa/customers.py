@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from qmoi_sandbox.mpesa.state import MpesaSandboxConfig
+    from qmoi_sandbox.mpesa.config import MpesaSandboxConfig
 
-#: Daraja's STK result codes with the texts the emulator sends (doc §12.1).
+#: Daraja's STK result codes with the texts the emulator sends.
 STK_RESULTS: dict[int, str] = {
     0: "The service request is processed successfully.",
     1: "The balance is insufficient for the transaction.",

@@ -3,10 +3,8 @@ OAuth tokens it issued and the C2B URLs registered with it.
 
 The emulator models one M-Pesa organisation (one paybill shortcode, optionally a till
 number, one initiator operator) with one working float, the "Utility Account" that
-STK and C2B payments credit and B2C payouts, their charges and reversals debit. Money
-is held in integer minor units (cents of KES); Daraja's whole-shilling amounts are
-converted at the edge, and the decimal numbers Daraja puts in callbacks are produced
-only when a payload is written (:func:`wire_amount`).
+STK and C2B payments credit and B2C payouts, their charges and reversals debit (in
+minor units: :mod:`qmoi_sandbox.mpesa.records`).
 
 Tokens and C2B URL registrations are the merchant's set-up, not its traffic, so they
 survive ``POST /sandbox/reset``; transactions, customers, faults, the delivery log and
@@ -27,232 +25,17 @@ import secrets
 import string
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
-from typing import Any, Literal
-
-from pydantic import Field
+from datetime import datetime, timedelta
+from typing import Any
 
 from qmoi_sandbox.common.clock import SimClock
 from qmoi_sandbox.common.delivery import CallbackSender
-from qmoi_sandbox.common.faults import FaultInjector, Faults
+from qmoi_sandbox.mpesa.config import FAULT_COUNTERS, MpesaFaultInjector, MpesaSandboxConfig
 from qmoi_sandbox.mpesa.crypto import EmulatorKeys
 from qmoi_sandbox.mpesa.customers import CustomerBook
+from qmoi_sandbox.mpesa.records import NAIROBI, C2BRegistration, Status, Token, Transaction
 
 logger = logging.getLogger("qmoi_sandbox.mpesa")
-
-#: Safaricom's published Lipa na M-Pesa Online passkey for the public sandbox shortcode
-#: 174379 (the doc's §5 test vector decodes to ``174379`` + this + the timestamp).
-SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
-
-#: Daraja timestamps carry no zone and are Nairobi local time (UTC+3, no DST).
-NAIROBI = timezone(timedelta(hours=3), "EAT")
-
-Kind = Literal["collection", "disbursement", "refund", "reversal", "c2b"]
-Status = Literal["pending", "succeeded", "failed", "expired"]
-
-
-@dataclass(frozen=True)
-class MpesaSandboxConfig:
-    """Everything that shapes one emulator instance; all fields have sandbox defaults.
-
-    Durations ending in ``_s`` are simulated seconds (scaled by ``speed``) unless the
-    field says "real seconds".
-    """
-
-    consumer_key: str = "qmoi-sandbox"
-    consumer_secret: str = "qmoi-sandbox-secret"  # noqa: S105 - fixed sandbox credential
-    shortcode: str = "174379"
-    passkey: str = SANDBOX_PASSKEY
-    #: a till (Buy Goods) number of the same organisation; None = the shortcode doubles
-    #: as the till, as 174379 does in Safaricom's public sandbox
-    till_number: str | None = None
-    initiator: str = "qmoi_initiator"
-    initiator_password: str = "Sandbox#1234"  # noqa: S105 - fixed sandbox credential
-    organization_name: str = "QMOI Sandbox"
-    country: str = "KE"
-    currency: str = "KES"
-    seed: int | None = None
-    speed: float = 1.0
-    start: datetime | None = None
-    opening_balance_minor: int = 100_000_000
-    #: simulated seconds a customer takes to answer the STK prompt (uniform in range)
-    customer_delay_s: tuple[float, float] = (5.0, 30.0)
-    #: simulated seconds after which an unanswered prompt ends with 1037 / 1019
-    stk_timeout_s: float = 60.0
-    #: approve probability of a valid number nobody configured
-    default_approve_rate: float = 0.9
-    #: simulated seconds before an initiator API (B2C, balance, status, reversal) answers
-    result_delay_s: tuple[float, float] = (1.0, 5.0)
-    #: OAuth token lifetime; Daraja's sample ``expires_in`` is 3599
-    token_ttl_s: int = 3599
-    #: the portal FAQ's (unconfirmed) "a new token invalidates the previous one"
-    token_invalidates_previous: bool = False
-    #: external C2B validation: off by default on Daraja, enabled on request
-    c2b_validation: bool = False
-    #: real seconds the Validation URL has to answer before ResponseType applies (~8 s)
-    c2b_validation_timeout_s: float = 8.0
-    #: production behaviour: URLs can be registered only once per shortcode
-    c2b_register_once: bool = False
-    #: how C2B callbacks show the payer: masked ``2547 ***** 149`` or a sha256 hex hash
-    c2b_msisdn_style: Literal["masked", "hashed"] = "masked"
-    #: B2C charge per successful payout (the doc's example "Fee For B2C Payment|KES|22.40")
-    b2c_fee_minor: int = 2_240
-    b2c_min_minor: int = 1_000
-    b2c_max_minor: int = 25_000_000
-    stk_max_minor: int = 25_000_000
-    #: "same amount to the same customer within 2 minutes" → STK 17; 0 disables
-    same_amount_window_s: float = 120.0
-    #: a second push to a phone with an open prompt → "Unable to lock subscriber"
-    lock_subscriber: bool = True
-    #: refuse callback URLs containing mpesa/safaricom/exec/sql/query… (doc §13.5)
-    enforce_url_rules: bool = True
-    #: the portal says failed callback deliveries are not retried; raise to retry
-    callback_max_attempts: int = 1
-    callback_retry_s: float = 30.0
-    #: lock the initiator (8006) after this many consecutive wrong credentials; 0 = never
-    initiator_lock_after: int = 0
-    key_bits: int = 2048
-
-    def __post_init__(self) -> None:
-        if self.speed <= 0:
-            raise ValueError("speed must be positive")
-        for name in ("customer_delay_s", "result_delay_s"):
-            low, high = getattr(self, name)
-            if not 0 <= low <= high:
-                raise ValueError(f"{name} must be a range (low, high) with 0 <= low <= high")
-        if not 0 <= self.default_approve_rate <= 1:
-            raise ValueError("default_approve_rate must be within [0, 1]")
-        if self.opening_balance_minor < 0:
-            raise ValueError("opening_balance_minor must not be negative")
-        if self.callback_max_attempts < 1:
-            raise ValueError("callback_max_attempts must be at least 1")
-
-    @property
-    def shortcodes(self) -> frozenset[str]:
-        """Every number of the organisation: the paybill and its till."""
-        return frozenset({self.shortcode, self.till_number or self.shortcode})
-
-
-class MpesaFaults(Faults):
-    """The shared faults plus Daraja's queue timeout (doc §9)."""
-
-    queue_timeout_rate: float = Field(
-        0.0,
-        ge=0,
-        le=1,
-        description="a B2C result goes to QueueTimeOutURL instead of ResultURL "
-        "(half of them are executed anyway)",
-    )
-
-
-class MpesaFaultInjector(FaultInjector):
-    """A :class:`FaultInjector` whose settings are :class:`MpesaFaults`."""
-
-    def __init__(self, seed: int | None = None) -> None:
-        super().__init__(seed, MpesaFaults())
-
-
-#: every counter ``GET /sandbox/faults/injected`` reports, even when still zero
-FAULT_COUNTERS = (
-    "latency",
-    "error",
-    "timeout_after_accept",
-    "lost_callback",
-    "duplicate_callback",
-    "late_callback",
-    "early_token_expiry",
-    "enquiry_pending",
-    "ambiguous_enquiry",
-    "out_of_order_callback",
-    "queue_timeout",
-)
-
-
-def format_minor(minor: int) -> str:
-    """``123456`` → ``"1234.56"`` (how Daraja writes amounts in strings)."""
-    sign = "-" if minor < 0 else ""
-    whole, cents = divmod(abs(minor), 100)
-    return f"{sign}{whole}.{cents:02d}"
-
-
-def wire_amount(minor: int) -> float:
-    """A JSON number for a payload field Daraja sends as a decimal (``150.00``).
-
-    Only ever used to write a payload; the value is exact for whole shillings and the
-    shortest float repr round-trips any two-decimal amount.
-    """
-    return float(Decimal(minor).scaleb(-2))
-
-
-def daraja_time(moment: datetime) -> str:
-    """``YYYYMMDDHHmmss`` in Nairobi time (Timestamp, TransTime, TransactionDate…)."""
-    return moment.astimezone(NAIROBI).strftime("%Y%m%d%H%M%S")
-
-
-def b2c_time(moment: datetime) -> str:
-    """``dd.MM.yyyy HH:mm:ss`` in Nairobi time (B2C TransactionCompletedDateTime)."""
-    return moment.astimezone(NAIROBI).strftime("%d.%m.%Y %H:%M:%S")
-
-
-@dataclass
-class Transaction:
-    """One money movement, with what the inspection API shows and what the wire needs."""
-
-    id: str
-    kind: Kind
-    msisdn: str
-    amount_minor: int
-    currency: str
-    reference: str
-    created_at: datetime
-    status: Status = "pending"
-    provider_id: str | None = None
-    result_code: str | None = None
-    result_text: str | None = None
-    fee_minor: int = 0
-    completed_at: datetime | None = None
-    #: MerchantRequestID (STK) or OriginatorConversationID (initiator APIs)
-    originator_id: str = ""
-    #: CustomerPayBillOnline / BusinessPayment / Pay Bill … as the request named it
-    command: str = ""
-    #: original receipt this reversal reverses / True once this payment was reversed
-    reverses: str | None = None
-    reversed: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "provider_id": self.provider_id,
-            "kind": self.kind,
-            "msisdn": self.msisdn,
-            "amount_minor": self.amount_minor,
-            "amount": format_minor(self.amount_minor),
-            "currency": self.currency,
-            "status": self.status,
-            "result_code": self.result_code,
-            "result_text": self.result_text,
-            "fee_minor": self.fee_minor,
-            "reference": self.reference,
-            "created_at": self.created_at.isoformat(),
-            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
-            "sandbox": True,
-        }
-
-
-@dataclass
-class C2BRegistration:
-    shortcode: str
-    response_type: str
-    confirmation_url: str
-    validation_url: str
-
-
-@dataclass
-class Token:
-    value: str
-    expires_at: datetime
-    revoked: bool = False
 
 
 @dataclass

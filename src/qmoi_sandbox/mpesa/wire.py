@@ -1,14 +1,14 @@
 """Daraja's synchronous wire rules: the error envelope and how request fields are read.
 
-Every synchronous failure is answered with the envelope of doc §3
+Every synchronous failure is answered with Daraja's error envelope
 (``{"requestId", "errorCode", "errorMessage"}``) and the HTTP status that prefixes
-its code (``400.002.02`` → 400, ``500.001.1001`` → 500). Field rules follow the doc:
-numbers may arrive as JSON numbers or numeric strings (§3), amounts are whole
-shillings (§5, §13.9), a missing or malformed field is
+its code (``400.002.02`` → 400, ``500.001.1001`` → 500). Field rules follow Daraja's:
+numbers may arrive as JSON numbers or numeric strings, amounts are whole
+shillings, a missing or malformed field is
 ``400.002.02 Bad Request - Invalid <Field>``, malformed JSON is ``400.002.05``, and a
 request without a JSON content type has its body ignored, which yields the
 misleading "Invalid BusinessShortCode"-style error the Daraja FAQ warns about.
-Callback URLs obey §13.5, including the forbidden-words rule.
+Callback URLs obey Daraja's URL rules, including the forbidden words.
 """
 
 from __future__ import annotations
@@ -25,16 +25,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from qmoi_sandbox.mpesa.customers import is_msisdn
-from qmoi_sandbox.mpesa.state import NAIROBI
+from qmoi_sandbox.mpesa.records import NAIROBI
+from qmoi_sandbox.mpesa.state import MpesaState
 
-#: Words Daraja refuses anywhere in a callback URL, in any case (doc §13.5).
+#: Words Daraja refuses anywhere in a callback URL, in any case.
 FORBIDDEN_URL_WORDS = ("mpesa", "m-pesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
 
 INVALID_TOKEN = "Invalid Access Token"  # noqa: S105 - an error message, not a secret
+#: the ResponseDescription of every accepted asynchronous request
+ACCEPTED = "Accept the service request successfully."
 
 
 class DarajaError(Exception):
-    """A synchronous Daraja error: becomes the §3 envelope with the code's HTTP status."""
+    """A synchronous Daraja error: becomes the error envelope with the code's HTTP status."""
 
     def __init__(self, code: str, message: str, status: int | None = None) -> None:
         super().__init__(f"{code} {message}")
@@ -204,3 +207,8 @@ def parse_whole_amount(value: Any) -> int | None:
     if not 1 <= number <= _AMOUNT_SANITY_LIMIT:
         return None
     return int(number) * 100
+
+
+def request_fields(state: MpesaState, body: dict[str, object]) -> Fields:
+    """A request body's fields, read under the emulator's callback URL rules."""
+    return Fields(body, enforce_url_rules=state.config.enforce_url_rules)

@@ -1,4 +1,4 @@
-"""Helpers for the Airtel emulator tests, written from ``docs/providers/airtel-money.md``.
+"""Helpers for the Airtel emulator tests, written from Airtel's documentation.
 
 The client's cryptography (PIN encryption, message signing, callback hash) is written
 here with ``cryptography`` directly; it shares no code with ``qmoi_sandbox.airtel.crypto``,
@@ -54,7 +54,7 @@ APPROVES, DECLINES, SILENT, NO_FUNDS, WRONG_PIN = (
     "733000104",
 )
 
-# Doc §4.3 message-signing test vector.
+# Airtel's message-signing test vector.
 DOC_BODY = (
     b'{"reference":"INV-0001","subscriber":{"country":"KE","currency":"KES","msisdn":"733123456"},'
     b'"transaction":{"amount":100,"country":"KE","currency":"KES","id":"ord-0001"}}'
@@ -85,11 +85,11 @@ def new_id(prefix: str = "qmoi") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
-# --- the merchant's side of the cryptography, from the document -------------------------
+# --- the merchant's side of the cryptography, from Airtel's docs ----------------------
 
 
 def load_public_key(key: str) -> rsa.RSAPublicKey:
-    """Doc §4.1: base64 DER SubjectPublicKeyInfo (or PEM)."""
+    """The encryption key: base64 DER SubjectPublicKeyInfo (or PEM)."""
     if key.startswith("-----BEGIN"):
         loaded = serialization.load_pem_public_key(key.encode())
     else:
@@ -99,12 +99,12 @@ def load_public_key(key: str) -> rsa.RSAPublicKey:
 
 
 def encrypt_pin(public_key: rsa.RSAPublicKey, pin: str) -> str:
-    """Doc §4.2: base64(RSA/ECB/PKCS1Padding(pin))."""
+    """The PIN: base64(RSA/ECB/PKCS1Padding(pin))."""
     return base64.b64encode(public_key.encrypt(pin.encode(), padding.PKCS1v15())).decode()
 
 
 def encrypt_pin_oaep(public_key: rsa.RSAPublicKey, pin: str) -> str:
-    """The padding some clients use by mistake (doc §4.2)."""
+    """The padding some clients use by mistake."""
     oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
     return base64.b64encode(public_key.encrypt(pin.encode(), oaep)).decode()
 
@@ -119,7 +119,7 @@ def aes_signature(body: bytes, key: bytes, iv: bytes) -> str:
 def sign(
     body: bytes, public_key: rsa.RSAPublicKey, key: bytes | None = None, iv: bytes | None = None
 ) -> dict[str, str]:
-    """Doc §4.3: x-signature = AES-256-CBC(body); x-key = RSA(b64(key):b64(iv))."""
+    """Message signing: x-signature = AES-256-CBC(body); x-key = RSA(b64(key):b64(iv))."""
     key = key or os.urandom(32)
     iv = iv or os.urandom(16)
     key_iv = f"{base64.b64encode(key).decode()}:{base64.b64encode(iv).decode()}"
@@ -128,7 +128,7 @@ def sign(
 
 
 def callback_hmac(message: bytes, key: str) -> str:
-    """Doc §6: base64(HMAC-SHA256(callback private key, JSON))."""
+    """The callback hash: base64(HMAC-SHA256(callback private key, JSON))."""
     return base64.b64encode(hmac.new(key.encode(), message, hashlib.sha256).digest()).decode()
 
 
@@ -243,7 +243,7 @@ class Airtel:
         return self.http.get(f"/standard/v1/payments/{txn_id}", headers=self.headers())
 
     def public_key(self) -> rsa.RSAPublicKey:
-        """The §4.1 key, fetched once per emulator (it survives resets)."""
+        """The encryption key, fetched once per emulator (it survives resets)."""
         if self._public_key is None:
             answer = self.http.get("/v1/rsa/encryption-keys", headers=self.headers())
             self._public_key = load_public_key(answer.json()["data"]["key"])

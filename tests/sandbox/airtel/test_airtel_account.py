@@ -1,4 +1,4 @@
-"""Balance (doc §8) and KYC user enquiry (doc §9)."""
+"""Balance and KYC user enquiry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""USSD push (doc §5.1), the simulated subscriber, callbacks (§6), enquiry (§5.2), refund (§5.3)."""
+"""USSD push, the simulated subscriber, callbacks, enquiry and refund."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Disbursements (doc §7): RSA-encrypted PIN (§4.2), wallet debit, fee, final status, enquiry."""
+"""Disbursements: RSA-encrypted PIN, wallet debit, fee, final status, enquiry."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_payout_with_a_correctly_encrypted_pin_is_final_ts_and_debits_the_wallet
     assert body["status"]["result_code"] == "ESB000010"
     assert body["status"]["success"] is True
     assert airtel.wallet_minor() == before - 200000
-    # The status message carries the remaining balance (doc §7).
+    # The status message carries the remaining balance.
     assert f"Bal KES {(before - 200000) // 100}.00" in body["status"]["message"]
     record = airtel.transaction(txn_id)
     assert record["kind"] == "disbursement"

@@ -1,4 +1,4 @@
-"""Malformed requests get Airtel's own error shapes (doc §3, §11, §13, §17), never a 500."""
+"""Malformed requests get Airtel's own error shapes, never a 500."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Message signing with x-signature / x-key (doc §4.3)."""
+"""Message signing with x-signature / x-key."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OAuth2 client-credentials token (doc §2) and how product calls check it."""
+"""OAuth2 client-credentials token and how product calls check it."""
 
 from __future__ import annotations
 

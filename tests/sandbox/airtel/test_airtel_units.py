@@ -1,4 +1,4 @@
-"""Unit checks of the emulator's building blocks against the document's vectors."""
+"""Unit checks of the emulator's building blocks against Airtel's published test vectors."""
 
 from __future__ import annotations
 

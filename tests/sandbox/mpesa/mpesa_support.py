@@ -1,4 +1,4 @@
-"""Helpers for the Daraja emulator tests, written from ``docs/providers/mpesa-daraja.md``.
+"""Helpers for the Daraja emulator tests, written from Daraja's documentation.
 
 The merchant's side of the protocol (Basic auth, STK password, SecurityCredential
 encryption with the published certificate) is written here with ``base64`` and
@@ -73,12 +73,12 @@ def timestamp() -> str:
 
 
 def stk_password(stamp: str, shortcode: str = SHORTCODE, passkey: str = PASSKEY) -> str:
-    """Doc §5: base64(BusinessShortCode + Passkey + Timestamp)."""
+    """STK password: base64(BusinessShortCode + Passkey + Timestamp)."""
     return base64.b64encode(f"{shortcode}{passkey}{stamp}".encode()).decode()
 
 
 def security_credential(certificate_pem: str, password: str = INITIATOR_PASSWORD) -> str:
-    """Doc §4: RSA PKCS#1 v1.5 under the certificate's public key, then base64."""
+    """SecurityCredential: RSA PKCS#1 v1.5 under the certificate's public key, then base64."""
     certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
     key = certificate.public_key()
     assert isinstance(key, rsa.RSAPublicKey)
@@ -320,12 +320,12 @@ class Mpesa:
 
 
 def result_parameters(body: dict[str, Any]) -> dict[str, Any]:
-    """``Result.ResultParameters.ResultParameter`` as a dict (looked up by Key, doc §3)."""
+    """``Result.ResultParameters.ResultParameter`` as a dict (looked up by Key)."""
     params = body["Result"].get("ResultParameters", {}).get("ResultParameter", [])
     return {item["Key"]: item.get("Value") for item in params}
 
 
 def callback_items(body: dict[str, Any]) -> dict[str, Any]:
-    """STK ``CallbackMetadata.Item`` by Name (doc §6: never by position)."""
+    """STK ``CallbackMetadata.Item`` by Name (never by position)."""
     items = body["Body"]["stkCallback"].get("CallbackMetadata", {}).get("Item", [])
     return {item["Name"]: item.get("Value") for item in items}

@@ -1,4 +1,4 @@
-"""B2C (doc §9) with SecurityCredential (§4), result and queue-timeout callbacks."""
+"""B2C with SecurityCredential, result and queue-timeout callbacks."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def test_a_wrong_security_credential_fails_with_2001_and_moves_nothing(
     before = mpesa.balance_minor()
     changes = {
         "wrong-password": {"SecurityCredential": mpesa.credential("Sandbox#12345")},
-        # daraja-sdk-py's variant (doc §4): base64 the password before encrypting
+        # daraja-sdk-py's variant: base64 the password before encrypting
         "base64-first": {
             "SecurityCredential": mpesa.credential(base64.b64encode(b"Sandbox#1234").decode())
         },

@@ -1,4 +1,4 @@
-"""C2B (doc §8): URL registration, validation, confirmation, simulate and /sandbox/c2b/pay."""
+"""C2B: URL registration, validation, confirmation, simulate and /sandbox/c2b/pay."""
 
 from __future__ import annotations
 

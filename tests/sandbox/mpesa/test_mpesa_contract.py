@@ -1,7 +1,7 @@
-"""The emulator's answers and callbacks have the shapes of the doc-written fixtures.
+"""The emulator's answers and callbacks have the shapes of the contract fixtures.
 
 ``tests/contract/fixtures/mpesa/`` holds examples written from
-``docs/providers/mpesa-daraja.md``; the connector parses them and the emulator must
+Safaricom's published samples; the connector parses them and the emulator must
 produce them. "Same shape" means: the same keys at every level, the same JSON types,
 and ``{Name|Key, Value}`` lists compared by name (a missing ``Value`` is part of the
 shape). Request fixtures are sent as they are, with only the merchant-specific values
@@ -60,7 +60,7 @@ def assert_same_shape(
         for key in set(expected) & set(actual):
             assert_same_shape(actual[key], expected[key], optional=optional, path=f"{path}.{key}")
     else:
-        assert actual == expected, f"{path}: {actual!r} where the doc has {expected!r}"
+        assert actual == expected, f"{path}: {actual!r} where the fixture has {expected!r}"
 
 
 def check(actual: Any, fixture_name: str, *, optional: frozenset[str] = frozenset()) -> None:
@@ -80,7 +80,7 @@ def emulator(validating_emulator: Mpesa, receiver: CallbackReceiver) -> Mpesa:
 
 
 def stk_request(mpesa: Mpesa, phone: str) -> dict[str, Any]:
-    """The doc's request, test-vector password included, to one of our test numbers."""
+    """The fixture request, test-vector password included, to one of our test numbers."""
     body: dict[str, Any] = fixture("stk_push_request.json")
     body |= {"PartyA": int(phone), "PhoneNumber": int(phone)}
     body["CallBackURL"] = mpesa.receiver.hook("/lnm")

@@ -1,4 +1,4 @@
-"""OAuth (doc §2) and the bearer-token check every other API makes."""
+"""OAuth and the bearer-token check every other API makes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Account balance (doc §10), Transaction Status (§11.1) and Reversal (§11.2)."""
+"""Account balance, Transaction Status and Reversal."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ B2C = "/mpesa/b2c/v3/paymentrequest"
 
 
 def accounts(balance_string: str) -> dict[str, list[str]]:
-    """``name|currency|available|…`` accounts separated by ``&`` (doc §10)."""
+    """``name|currency|available|…`` accounts separated by ``&``."""
     return {
         fields[0]: fields[1:]
         for fields in (account.split("|") for account in balance_string.split("&"))
@@ -54,7 +54,7 @@ def test_account_balance_reports_the_float_in_the_utility_account(mpesa: Mpesa) 
         "ResponseDescription",
     }
     [result] = mpesa.receiver.wait_for("/ops/result")
-    assert result["Result"]["ResultCode"] == "0"  # a string in the doc's balance sample
+    assert result["Result"]["ResultCode"] == "0"  # a string in Daraja's balance sample
     params = result_parameters(result)
     assert len(str(params["BOCompletedTime"])) == 14
     book = accounts(params["AccountBalance"])

@@ -1,4 +1,4 @@
-"""STK push (doc §5), its callback (§6) and query (§7), with the simulated customers."""
+"""STK push, its callback and query, with the simulated customers."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tests.sandbox.mpesa.mpesa_support import (
     stk_password,
 )
 
-from qmoi_sandbox.mpesa.state import NAIROBI
+from qmoi_sandbox.mpesa.records import NAIROBI
 
 pytestmark = pytest.mark.mpesa
 
