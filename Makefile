@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_WORKERS ?= auto
 AUDIT_PROBE := https://pypi.org/pypi/fastapi/0.165.0/json
 
-.PHONY: audit run test test-unit test-airtel test-mpesa test-revenue test-transfer test-postgres lint format bench chaos soak install clean
+.PHONY: audit run test test-unit test-airtel test-mpesa test-revenue test-transfer test-postgres lint format docs bench chaos soak install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ audit: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
+
+# docs/configuration.md from the settings catalogue (a unit test checks it matches)
+docs: $(STAMP)
+	$(BIN)/python -m qmoi.config.docs
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,0 +1,85 @@
+"""Settings from raw values: every section parsed, the rules across sections applied, and
+one report of every problem, warning and correction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from qmoi.config import rules
+from qmoi.config.database import database_url
+from qmoi.config.models import Environment, Settings
+from qmoi.config.notify import read_notify
+from qmoi.config.providers import read_airtel, read_mpesa
+from qmoi.config.reader import Reader, Report
+from qmoi.config.sources import RawValues, read_raw
+from qmoi.config.targets import read_targets, read_transfers
+from qmoi.errors import ConfigError
+
+
+def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
+    """Parse raw values into :class:`Settings`; ``None`` when there are problems."""
+    report = Report(problems=list(raw.vault_problems))
+    report.sources.extend(f"{name}: from the credential vault" for name in sorted(raw.from_vault))
+    reader = Reader(raw, report)
+    for name in raw.unknown_in_file:
+        reader.warn(name, "is not a QMOI setting and is ignored", "check its spelling")
+    public_url = reader.url("QMOI_PUBLIC_URL")
+    airtel = read_airtel(reader, public_url)
+    mpesa = read_mpesa(reader)
+    targets = read_targets(reader)
+    transfers = read_transfers(reader, airtel.currency)
+    timezone_name = reader.text("QMOI_TIMEZONE") or "Africa/Nairobi"
+    try:
+        ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        reader.problem(
+            "QMOI_TIMEZONE", f"{timezone_name!r} is not a time zone", "use e.g. Africa/Nairobi"
+        )
+        timezone_name = "Africa/Nairobi"
+    var_dir = Path(reader.text("QMOI_VAR_DIR") or "var")
+    live = airtel.environment.is_live or mpesa.environment.is_live
+    rules.environments_match(reader, airtel, mpesa)
+    master_key = rules.master_key(reader, live)
+    production = Environment.PRODUCTION in (airtel.environment, mpesa.environment)
+    rules.public_url_reachable(reader, public_url, live=live, production=production)
+    rules.chunks_fit_targets(reader, targets, transfers)
+    notify = read_notify(reader, mpesa.phone_number)
+    signing_key = reader.text("QMOI_SIGNING_KEY_FILE")
+    settings = Settings(
+        airtel=airtel,
+        mpesa=mpesa,
+        targets=targets,
+        transfers=transfers,
+        notify=notify,
+        timezone_name=timezone_name,
+        master_key=master_key,
+        secret_key=reader.secret("QMOI_SECRET_KEY"),
+        database_url=database_url(reader, var_dir),
+        public_url=public_url,
+        debug=reader.boolean("QMOI_DEBUG"),
+        var_dir=var_dir,
+        log_dir=Path(reader.text("QMOI_LOG_DIR") or "logs"),
+        signing_key_file=Path(signing_key) if signing_key else var_dir / "signing.key",
+        sandbox_stop_at_target=reader.boolean("QMOI_SANDBOX_STOP_AT_TARGET"),
+    )
+    return (settings if report.usable else None), report
+
+
+def load_settings(
+    env_file: Path | None = Path(".env"),
+    config_file: Path | None = None,
+    *,
+    on_report: Callable[[Report], None] | None = None,
+    complete: Callable[[RawValues], RawValues] | None = None,
+) -> Settings:
+    """Read and check the configuration; raise :class:`ConfigError` listing every problem.
+    ``complete`` may add values from elsewhere (the credential vault) before the check."""
+    raw = read_raw(env_file, config_file)
+    settings, report = build_settings(complete(raw) if complete else raw)
+    if on_report is not None:
+        on_report(report)
+    if settings is None:
+        raise ConfigError("\n".join(report.problems))
+    return settings
