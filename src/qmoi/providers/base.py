@@ -1,8 +1,10 @@
 """The one interface every provider connector implements, in neutral types.
 
 Airtel's and Daraja's field names never leave their own packages: a connector speaks
-the provider's wire format inside and answers in the types below. Failures are classed
-by what we know about the money (see STYLE.md rule 7):
+the provider's wire format inside and answers in the types below. Where providers
+differ, the connector says how in its :class:`Capabilities` (and by the capability
+protocols it implements), so that no service ever tests a provider's name. Failures are
+classed by what we know about the money:
 
     ProviderError                 carries provider, operation, provider code and message
     ├── NotSent                   the request never left (connection refused, DNS, pool):
@@ -29,7 +31,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from qmoi.domain.money import Money
+from qmoi.domain.money import Money, exponent
 from qmoi.errors import QmoiError
 
 ProviderName = Literal["airtel", "mpesa"]
@@ -81,6 +83,51 @@ class ProviderStatus:
     @property
     def is_final(self) -> bool:
         return self.outcome in (Outcome.SUCCEEDED, Outcome.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """How a provider differs from the plain case, as its connector describes it: the
+    services ask what a provider can do, never which one it is. The defaults are the
+    plain case (what a connector that describes nothing is taken to be)."""
+
+    label: str = "the provider"  # the name people know it by: "M-Pesa"
+    #: amounts are whole major units, named so ("shillings"): Daraja refuses cents
+    whole_units: str | None = None
+    #: a push sent again under the same reference cannot charge twice (Airtel dedupes
+    #: transaction ids; an STK push carries no id of ours)
+    idempotent_collect: bool = True
+    #: a payout's result names no fee: ask the provider for it afterwards
+    fee_by_enquiry: bool = False
+    #: answers to queries (balance, status, reversal) come later to a callback URL,
+    #: where a :class:`ResultWaiter` must meet them
+    results_by_callback: bool = False
+    #: the settings that hold the app's credentials, named in a refused token's fix
+    credential_settings: str = "the provider's client id and secret"
+    #: the settings that sign operator calls (balance, status), when not the app's own
+    operator_settings: str | None = None
+
+    def amount_problem(self, amount: Money, verb: str) -> str | None:
+        """Why this provider cannot move ``amount`` (``"M-Pesa takes whole shillings
+        only"``), or None; ``verb`` says what it would do with it."""
+        if self.whole_units is None or amount.minor % 10 ** exponent(amount.currency) == 0:
+            return None
+        return f"{self.label} {verb} whole {self.whole_units} only"
+
+
+PLAIN = Capabilities()
+
+
+@runtime_checkable
+class Described(Protocol):
+    """A connector that describes its provider (every production connector does)."""
+
+    capabilities: Capabilities
+
+
+def capabilities_of(provider: object) -> Capabilities:
+    """What ``provider`` says of itself; :data:`PLAIN` when it says nothing."""
+    return provider.capabilities if isinstance(provider, Described) else PLAIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,11 +262,28 @@ class ProviderError(QmoiError):
         self.reference = reference
         self.detail = message
 
+    def as_status(self) -> ProviderStatus:
+        """This failure as an answer about the transaction it concerned: UNKNOWN, with
+        the provider's code. Right for every enquiry — a question that failed says
+        nothing of the money, so nothing may be settled or released on it."""
+        return ProviderStatus(Outcome.UNKNOWN, self.provider_code or self.code, self.detail)
+
+    def as_send_status(self) -> ProviderStatus:
+        """This failure as the answer to a money-moving call (collect, disburse). Only a
+        refusal is final (:class:`Rejected`, :class:`AuthenticationFailed`); anything
+        else leaves the outcome unknown, to be settled by enquiry."""
+        return self.as_status()
+
 
 class NotSent(ProviderError):
     """The request never reached the provider; safe to send again with the same reference."""
 
     code = "provider_unavailable"
+
+    def as_send_status(self) -> ProviderStatus:
+        """UNKNOWN marked ``not_sent``: the caller keeps the request to send again (taken
+        for anything else, it is only ever asked about — the safe reading)."""
+        return ProviderStatus(Outcome.UNKNOWN, "not_sent", self.detail)
 
 
 class OutcomeUnknown(ProviderError):
@@ -228,17 +292,33 @@ class OutcomeUnknown(ProviderError):
     code = "provider_outcome_unknown"
     money_may_have_moved = True
 
+    def as_send_status(self) -> ProviderStatus:
+        return ProviderStatus(Outcome.UNKNOWN, self.provider_code or "unknown", self.detail)
+
 
 class AuthenticationFailed(ProviderError):
     """The provider refused our credentials; nothing moved."""
 
     code = "provider_auth_failed"
 
+    def as_send_status(self) -> ProviderStatus:
+        return _refused(self, FailureReason.AUTHORIZATION)
+
 
 class Rejected(ProviderError):
     """The provider refused the request itself; final, nothing moved."""
 
     code = "provider_rejected"
+
+    def as_send_status(self) -> ProviderStatus:
+        return _refused(self, FailureReason.INVALID_REQUEST)
+
+
+def _refused(error: ProviderError, reason: FailureReason) -> ProviderStatus:
+    """A send the provider refused outright: final, nothing moved."""
+    return ProviderStatus(
+        Outcome.FAILED, error.provider_code or error.code, error.detail, reason=reason
+    )
 
 
 class CallbackRejected(ProviderError):
@@ -311,6 +391,21 @@ class DirectPayments(Protocol):
     NOT_FOUND for a receipt that is no such payment."""
 
     async def direct_payment_status(self, receipt: str) -> ProviderStatus: ...
+
+
+class Decision(Protocol):
+    """A yes or no, with whatever the provider's answer needs besides."""
+
+    @property
+    def accepted(self) -> bool: ...
+
+
+@runtime_checkable
+class ValidatesDirectPayments(Protocol):
+    """A provider that asks us before it takes an unprompted payment (M-Pesa C2B
+    validation): our decision on one. A provider that does not ask needs no answer."""
+
+    def decide_c2b(self, event: CallbackEvent) -> Decision: ...
 
 
 class ResultWaiter(Protocol):

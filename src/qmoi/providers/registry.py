@@ -20,6 +20,7 @@ from qmoi.errors import ConfigError
 from qmoi.providers.airtel import AirtelConnector
 from qmoi.providers.base import (
     CallbackKind,
+    Capabilities,
     InMemoryResultWaiter,
     PaymentProvider,
     ProviderName,
@@ -29,7 +30,7 @@ from qmoi.providers.mpesa import callbacks as mpesa_callbacks
 from qmoi.providers.mpesa.client import RESULT_TIMEOUT_S, MpesaConnector
 
 #: Where QMOI mounts the M-Pesa callbacks under its public URL. Daraja refuses callback
-#: URLs containing "mpesa", "query", "exe"… (docs/providers/mpesa-daraja.md §13.5), so
+#: URLs containing "mpesa", "query", "exe"… (docs/providers/mpesa.md §13.5), so
 #: the neutral ``/hooks/{MPESA_CALLBACK_TOKEN}`` is the prefix registered with Daraja.
 MPESA_CALLBACK_PREFIX = "/hooks"
 
@@ -124,6 +125,12 @@ def build_provider(
     raise ValueError(f"no connector for provider {name!r}")
 
 
+def capabilities_for(name: ProviderName) -> Capabilities:
+    """What the connector for ``name`` says of its provider, before one is built."""
+    connector = AirtelConnector if name == "airtel" else MpesaConnector
+    return connector.capabilities
+
+
 def base_url_of(provider: PaymentProvider) -> str:
     """The API host a connector talks to (no credentials in it)."""
     if isinstance(provider, AirtelConnector | MpesaConnector):
@@ -147,14 +154,8 @@ async def fetch_token(provider: PaymentProvider) -> TokenGrant:
     other :class:`~qmoi.providers.base.ProviderError` for an unusable answer, and
     :class:`ConfigError` when no credentials are configured.
     """
-    # The connectors keep their token fetch package-internal (the cache is the public
-    # way in, and it hides the lifetime); this module is inside the package.
-    if isinstance(provider, AirtelConnector):
-        token = await provider._fetch_token()  # retried inside
-        return TokenGrant(token.lifetime_s)
-    if isinstance(provider, MpesaConnector):
-        _, lifetime = await provider._retrying(provider._fetch_token)
-        return TokenGrant(float(lifetime))
+    if isinstance(provider, AirtelConnector | MpesaConnector):
+        return TokenGrant(await provider.fresh_token_lifetime())  # retried inside
     raise TypeError(f"not a QMOI connector: {type(provider).__name__}")
 
 

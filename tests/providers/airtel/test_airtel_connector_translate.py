@@ -29,7 +29,7 @@ pytestmark = pytest.mark.airtel
 
 R = FailureReason
 
-#: Every code named anywhere in docs/providers/airtel-money.md (§4.1, §5, §7, §8, §9, §11).
+#: Every code named anywhere in docs/providers/airtel.md (§4.1, §5, §7, §8, §9, §11).
 DOCUMENTED_CODES = """
 DP00800001000 DP00800001001 DP00800001002 DP00800001003 DP00800001004 DP00800001005
 DP00800001006 DP00800001007 DP00800001008 DP00800001009 DP00800001010 DP00800001024

@@ -1,6 +1,6 @@
 """The Airtel OAuth2 bearer token, cached per connector and refreshed before it expires.
 
-Follows ``docs/providers/airtel-money.md`` §2: client-credentials tokens live about
+Follows ``docs/providers/airtel.md`` §2: client-credentials tokens live about
 180 s (``expires_in`` as a string or an integer; not an hour), so the cache refreshes
 ``margin_s`` early, and once more when a call is answered ``invalid_token`` (401/403).
 Concurrent callers share one refresh: the first starts a single in-flight fetch and
@@ -10,7 +10,7 @@ because a specific token was refused is skipped when another caller has already
 replaced that token.
 
 This module must never log or expose the token or the client secret; the fetch itself
-(HTTP, retries) is the connector's and is passed in.
+(HTTP, retries) is the session's (:mod:`.session`) and is passed in.
 """
 
 from __future__ import annotations

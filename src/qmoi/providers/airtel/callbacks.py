@@ -1,6 +1,6 @@
 """Parse and authenticate the callbacks Airtel POSTs to QMOI.
 
-Follows ``docs/providers/airtel-money.md`` §6 (body ``{"transaction": {id, message,
+Follows ``docs/providers/airtel.md`` §6 (body ``{"transaction": {id, message,
 status_code, airtel_money_id}}`` plus ``hash`` when callback authentication is on; hash =
 base64(HMAC-SHA256(callback private key, compact JSON)), over the outer body or the inner
 ``transaction`` — sources disagree, so both are tried, in received key order) and §10

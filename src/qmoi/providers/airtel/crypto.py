@@ -1,6 +1,6 @@
 """Airtel Money cryptography: PIN encryption, message signing and the callback hash.
 
-Follows ``docs/providers/airtel-money.md``:
+Follows ``docs/providers/airtel.md``:
 
 * §4.1/§4.2 — Airtel's RSA public key (PEM, or base64 DER SubjectPublicKeyInfo as the
   encryption-keys endpoint serves it); ``pin`` = base64(RSA-PKCS#1-v1.5(PIN as UTF-8)).

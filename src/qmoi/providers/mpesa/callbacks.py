@@ -1,15 +1,12 @@
-"""Inbound Daraja callbacks: where they are mounted, how they are parsed and checked, and
-what QMOI answers.
+"""Inbound Daraja callbacks: how they are parsed and checked against what we asked.
 
-Models ``docs/providers/mpesa-daraja.md`` §6 (STK callback), §8.2 (C2B validation and
+Models ``docs/providers/mpesa.md`` §6 (STK callback), §8.2 (C2B validation and
 confirmation), §9 (B2C result and queue timeout), §10 (Account Balance result), §11
 (Transaction Status and Reversal results) and §13 (callbacks are unsigned: defend with a
 source allow-list, a secret path token, strict correlation and confirmation queries).
-
-Daraja posts every callback to a URL we chose; QMOI mounts them all under one secret
-base, ``{QMOI_PUBLIC_URL}/api/mpesa/{callback token}``, at the sub-paths below
-(:data:`CALLBACK_ROUTES` maps each to its :class:`CallbackKind`). Sub-paths avoid the
-words Daraja refuses in URLs (§13.5).
+Where they are mounted and how query answers are handed over is :mod:`.routes`; the
+source and token checks :mod:`.sources`; the C2B validation decision :mod:`.decisions`.
+Their names are re-exported here, where callers have always found them.
 
 Every parser turns any surprise — malformed JSON, a wrong type, a huge number, a
 negative or fractional-shilling amount, a missing id — into
@@ -20,13 +17,6 @@ identity), so a repeated delivery is recognised as the same event.
 Queue timeouts of every initiator API are parsed as ``CallbackKind.DISBURSEMENT_TIMEOUT``
 (base.py: "Daraja queue timeout"): an UNKNOWN outcome, never a failure.
 
-Answers that a call is waiting for (Transaction Status, Account Balance and Reversal
-results, and their queue timeouts) come to a URL made for that one query: the result
-path followed by an unguessable *answer tag* (:func:`new_answer_tag`), which only
-Daraja learns. They are handed to the :class:`ResultWaiter` under that tag
-(:func:`waiter_delivery`), so someone who knows the path token — it travels in URLs —
-still cannot answer a query in Daraja's place; an answer without a tag is unsolicited.
-
 This module must never book, never trust the masked C2B ``MSISDN`` as an identity, never
 answer a C2B confirmation with anything but success (it cannot be refused), and never
 log a body.
@@ -34,20 +24,12 @@ log a body.
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
-import re
-import secrets
-from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import SecretStr
-
 from qmoi.domain.money import Money
-from qmoi.domain.streams import StreamKey, attribute
 from qmoi.providers.base import (
     CallbackEvent,
     CallbackKind,
@@ -60,81 +42,41 @@ from qmoi.providers.base import (
     callback_mismatches,
 )
 from qmoi.providers.mpesa import translate, wire
+from qmoi.providers.mpesa.decisions import C2BDecision, c2b_stream, decide_c2b_validation
+from qmoi.providers.mpesa.results import AccountBalance, balances_of, transaction_status_of
+from qmoi.providers.mpesa.routes import (
+    ANSWER_PATHS,
+    B2C_RESULT_PATH,
+    B2C_TIMEOUT_PATH,
+    BALANCE_RESULT_PATH,
+    BALANCE_TIMEOUT_PATH,
+    C2B_CONFIRMATION_PATH,
+    C2B_VALIDATION_PATH,
+    CALLBACK_ROUTES,
+    REVERSAL_RESULT_PATH,
+    REVERSAL_TIMEOUT_PATH,
+    STATUS_RESULT_PATH,
+    STATUS_TIMEOUT_PATH,
+    STK_CALLBACK_PATH,
+    WAITED_KINDS,
+    answer_path,
+    answers,
+    new_answer_tag,
+    read_delivery,
+    route,
+    waiter_delivery,
+)
+from qmoi.providers.mpesa.sources import (
+    SAFARICOM_CALLBACK_SOURCES,
+    SAFARICOM_CALLBACK_SOURCES_UNCONFIRMED,
+    Network,
+    parse_allowlist,
+    source_allowed,
+    token_matches,
+)
 from qmoi.providers.mpesa.translate import AmountError
 
 PROVIDER: ProviderName = "mpesa"
-
-# --------------------------------------------------------------------------------------
-# where callbacks are mounted (relative to the connector's callback_base_url)
-# --------------------------------------------------------------------------------------
-
-STK_CALLBACK_PATH = "/stk"
-C2B_VALIDATION_PATH = "/c2b/validation"
-C2B_CONFIRMATION_PATH = "/c2b/confirmation"
-B2C_RESULT_PATH = "/b2c/result"
-B2C_TIMEOUT_PATH = "/b2c/timeout"
-STATUS_RESULT_PATH = "/status/result"
-STATUS_TIMEOUT_PATH = "/status/timeout"
-BALANCE_RESULT_PATH = "/balance/result"
-BALANCE_TIMEOUT_PATH = "/balance/timeout"
-REVERSAL_RESULT_PATH = "/reversal/result"
-REVERSAL_TIMEOUT_PATH = "/reversal/timeout"
-
-#: Sub-path → the kind to pass to ``parse_callback``. The API layer mounts each one.
-CALLBACK_ROUTES: Mapping[str, CallbackKind] = {
-    STK_CALLBACK_PATH: CallbackKind.COLLECTION,
-    C2B_VALIDATION_PATH: CallbackKind.C2B_VALIDATION,
-    C2B_CONFIRMATION_PATH: CallbackKind.C2B_CONFIRMATION,
-    B2C_RESULT_PATH: CallbackKind.DISBURSEMENT,
-    B2C_TIMEOUT_PATH: CallbackKind.DISBURSEMENT_TIMEOUT,
-    STATUS_RESULT_PATH: CallbackKind.STATUS_RESULT,
-    STATUS_TIMEOUT_PATH: CallbackKind.DISBURSEMENT_TIMEOUT,
-    BALANCE_RESULT_PATH: CallbackKind.BALANCE_RESULT,
-    BALANCE_TIMEOUT_PATH: CallbackKind.DISBURSEMENT_TIMEOUT,
-    REVERSAL_RESULT_PATH: CallbackKind.REVERSAL_RESULT,
-    REVERSAL_TIMEOUT_PATH: CallbackKind.DISBURSEMENT_TIMEOUT,
-}
-
-#: Kinds whose event answers a call waiting on the :class:`ResultWaiter`.
-WAITED_KINDS = frozenset(
-    {
-        CallbackKind.STATUS_RESULT,
-        CallbackKind.BALANCE_RESULT,
-        CallbackKind.REVERSAL_RESULT,
-        CallbackKind.DISBURSEMENT_TIMEOUT,
-    }
-)
-#: Sub-paths that answer one query of ours; the query's answer tag follows them.
-ANSWER_PATHS = frozenset(
-    {
-        STATUS_RESULT_PATH,
-        STATUS_TIMEOUT_PATH,
-        BALANCE_RESULT_PATH,
-        BALANCE_TIMEOUT_PATH,
-        REVERSAL_RESULT_PATH,
-        REVERSAL_TIMEOUT_PATH,
-    }
-)
-_ANSWER_TAG = re.compile(r"[0-9a-f]{32}")
-
-#: Safaricom's callback source addresses (§13.2; pesafy and mpesakit agree).
-SAFARICOM_CALLBACK_SOURCES: tuple[str, ...] = (
-    "196.201.214.200",
-    "196.201.214.206",
-    "196.201.213.114",
-    "196.201.214.207",
-    "196.201.214.208",
-    "196.201.213.44",
-    "196.201.212.127",
-    "196.201.212.138",
-    "196.201.212.129",
-    "196.201.212.136",
-    "196.201.212.74",
-    "196.201.212.69",
-)
-#: Listed by mpesakit only (§13.2, unconfirmed); add them knowingly.
-SAFARICOM_CALLBACK_SOURCES_UNCONFIRMED: tuple[str, ...] = ("196.201.212.128", "196.201.212.132")
-
 
 # --------------------------------------------------------------------------------------
 # parsing
@@ -315,42 +257,6 @@ def _waiter_key(result: wire.ResultEnvelope) -> str:
     return result.conversation_id or result.originator_conversation_id or ""
 
 
-def transaction_status_of(result: wire.ResultEnvelope) -> ProviderStatus:
-    """The queried transaction's status from a Transaction Status result (§11.1).
-
-    A non-zero ``ResultCode`` means the *query* failed, which says nothing about the
-    transaction: UNKNOWN (reason ``authorization`` when our credentials were refused).
-    """
-    code = result.result_code or ""
-    if code != wire.ACCEPTED:
-        reason = (
-            FailureReason.AUTHORIZATION if code in translate.QUERY_CREDENTIAL_FAILURES else None
-        )
-        return ProviderStatus(
-            Outcome.UNKNOWN, code, result.result_desc or "status query failed", reason=reason
-        )
-    params = result.parameters
-    state = params.get("TransactionStatus")
-    state_text = state.strip() if isinstance(state, str) else ""
-    meaning = translate.TRANSACTION_STATUSES.get(state_text.lower())
-    if meaning is None:
-        return ProviderStatus(
-            Outcome.UNKNOWN, code, f"transaction status {state_text or 'missing'!r}"
-        )
-    if meaning.outcome is not Outcome.SUCCEEDED:
-        return ProviderStatus(meaning.outcome, code, state_text, reason=meaning.reason)
-    receipt = wire.optional_id(params, "ReceiptNo") or result.transaction_id
-    return ProviderStatus(
-        Outcome.SUCCEEDED,
-        code,
-        state_text,
-        provider_reference=receipt,
-        amount=translate.transaction_amount(params.get("Amount"), "Amount"),
-        fee=translate.fee_from_charges(params.get("DebitPartyCharges")),
-        completed_at=translate.any_time(params.get("FinalisedTime")),
-    )
-
-
 def _status_result(data: Mapping[str, Any]) -> CallbackEvent:
     result = wire.read_result(data)
     key = _waiter_key(result)
@@ -358,30 +264,6 @@ def _status_result(data: Mapping[str, Any]) -> CallbackEvent:
         PROVIDER, CallbackKind.STATUS_RESULT, f"status:{key}", key,
         transaction_status_of(result), None, _json_safe(data),
     )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class AccountBalance:
-    """One account of a balance result, in money."""
-
-    name: str
-    available: Money
-    amounts: tuple[Money, ...]
-
-
-def balances_of(result: wire.ResultEnvelope) -> list[AccountBalance]:
-    """The accounts of a successful Account Balance result (§10)."""
-    value = result.parameters.get("AccountBalance")
-    if not isinstance(value, str):
-        raise wire.WireError("missing_field", "AccountBalance is missing")
-    accounts = []
-    for line in wire.read_account_balance(value):
-        if line.currency != translate.CURRENCY:
-            continue
-        amounts = tuple(translate.balance_amount(a, line.name) for a in line.amounts if a)
-        if amounts:
-            accounts.append(AccountBalance(line.name, amounts[0], amounts))
-    return accounts
 
 
 def _balance_result(data: Mapping[str, Any]) -> CallbackEvent:
@@ -429,207 +311,6 @@ def _reversal_result(data: Mapping[str, Any]) -> CallbackEvent:
 
 
 # --------------------------------------------------------------------------------------
-# the ResultWaiter hand-over
-# --------------------------------------------------------------------------------------
-
-
-def new_answer_tag() -> str:
-    """An unguessable tag for one query's result URL (128 random bits, lower-case hex:
-    none of the words Daraja refuses in URLs can appear in it)."""
-    return secrets.token_hex(16)
-
-
-def answer_path(path: str, tag: str) -> str:
-    """The sub-path a query's result (``path`` one of :data:`ANSWER_PATHS`) comes to."""
-    return f"{path}/{tag}"
-
-
-def route(sub_path: str) -> tuple[CallbackKind, str | None] | None:
-    """The kind of callback a sub-path receives, and the answer tag it carries (None for
-    the fixed paths); None for a path QMOI does not serve."""
-    cleaned = "/" + sub_path.strip("/")
-    kind = CALLBACK_ROUTES.get(cleaned)
-    if kind is not None:
-        return kind, None
-    base, _, tag = cleaned.rpartition("/")
-    if base in ANSWER_PATHS and _ANSWER_TAG.fullmatch(tag):
-        return CALLBACK_ROUTES[base], tag
-    return None
-
-
-def waiter_delivery(event: CallbackEvent, tag: str | None) -> tuple[str, dict[str, Any]] | None:
-    """``(key, body)`` to pass to ``ResultWaiter.deliver`` — or None when the event is no
-    answer to a query of ours (not a waited kind, or it came without the query's tag).
-    The body says which kind it is, so a queue timeout is never read as a result."""
-    if tag is None or event.kind not in WAITED_KINDS:
-        return None
-    return tag, {"kind": event.kind.value, "body": dict(event.raw)}
-
-
-def answers(
-    data: Mapping[str, Any],
-    kind: CallbackKind | None,
-    conversation_id: str | None,
-    originator_conversation_id: str | None,
-) -> bool:
-    """Whether a delivered result is the answer to the request Daraja acknowledged with
-    these ids: the ConversationID it names must be that of our acknowledgement (which
-    only Daraja's answer to us carried). A queue timeout whose undocumented shape names
-    no conversation is accepted: it says nothing but "ask again"."""
-    timeout = kind is CallbackKind.DISBURSEMENT_TIMEOUT
-    inner = data.get("Result", data)
-    if not isinstance(inner, Mapping):
-        return False
-    named = inner.get("ConversationID") or inner.get("OriginatorConversationID")
-    if named is None:
-        return timeout
-    return isinstance(named, str) and named in {conversation_id, originator_conversation_id}
-
-
-def read_delivery(body: Mapping[str, Any]) -> tuple[CallbackKind | None, Mapping[str, Any]]:
-    """Undo :func:`waiter_delivery`'s wrapping (a bare Daraja body is accepted too)."""
-    kind = body.get("kind")
-    inner = body.get("body")
-    if isinstance(kind, str) and isinstance(inner, dict):
-        try:
-            return CallbackKind(kind), inner
-        except ValueError:
-            return None, inner
-    return None, body
-
-
-# --------------------------------------------------------------------------------------
-# authenticity checks (§13.1–13.2)
-# --------------------------------------------------------------------------------------
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_allowlist(entries: Iterable[str]) -> tuple[Network, ...]:
-    """Addresses and CIDR networks; ``ValueError`` naming the first bad entry."""
-    networks: list[Network] = []
-    for entry in entries:
-        cleaned = entry.strip()
-        if not cleaned:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(cleaned, strict=False))
-        except ValueError:
-            raise ValueError(f"{cleaned!r} is not an IP address or CIDR network") from None
-    return tuple(networks)
-
-
-def source_allowed(address: str | None, allowlist: Iterable[str | Network]) -> bool:
-    """Whether a callback's source address is allowed.
-
-    An empty allow-list allows every source (the check is off: configure
-    ``MPESA_CALLBACK_ALLOWLIST`` in production). A missing or unreadable address is
-    refused. IPv4-mapped IPv6 addresses are compared as IPv4. Behind a proxy, pass the
-    client address from the one trusted ``X-Forwarded-For`` hop, never the header as is.
-    """
-    networks: list[Network] = []
-    for entry in allowlist:
-        networks.extend(parse_allowlist([entry]) if isinstance(entry, str) else [entry])
-    if not networks:
-        return True
-    if not address:
-        return False
-    try:
-        ip = ipaddress.ip_address(address.strip())
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip.version == n.version and ip in n for n in networks)
-
-
-def token_matches(presented: str | None, expected: SecretStr | str | None) -> bool:
-    """Constant-time comparison of the path token; no configured token matches nothing."""
-    secret = expected.get_secret_value() if isinstance(expected, SecretStr) else expected
-    if not secret or presented is None:
-        return False
-    return hmac.compare_digest(presented.encode("utf-8"), secret.encode("utf-8"))
-
-
-# --------------------------------------------------------------------------------------
-# C2B: validation decision and stream attribution (§8.2)
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class C2BDecision:
-    """Our answer to a validation request, and the stream the money would go to."""
-
-    accepted: bool
-    result_code: str
-    result_desc: str
-    stream: StreamKey | None = None
-
-    def answer(self) -> dict[str, str]:
-        """The body Daraja expects (§8.2): ``{"ResultCode": "0", "ResultDesc": "Accepted"}``
-        or a ``C2B000xx`` rejection."""
-        return {"ResultCode": self.result_code, "ResultDesc": self.result_desc}
-
-
-def _reject(code: str) -> C2BDecision:
-    return C2BDecision(False, code, translate.C2B_VALIDATION_RESULTS[code])
-
-
-def decide_c2b_validation(
-    event: CallbackEvent,
-    *,
-    rules: tuple[tuple[str, StreamKey], ...],
-    default_stream: StreamKey,
-    shortcodes: Collection[str] = (),
-    known_references: Collection[str] = (),
-    is_known: Callable[[str], bool] | None = None,
-    accept_unknown: bool = False,
-) -> C2BDecision:
-    """Accept or reject a customer's payment before it happens (pure).
-
-    * a shortcode not ours → ``C2B00015``; an amount we cannot take → ``C2B00013``;
-    * an account reference is *known* when a stream rule's prefix matches it, it is one
-      of ``known_references`` (case-insensitive), or ``is_known`` says so; a known one is
-      accepted and attributed to its stream;
-    * an empty reference (till / buy-goods payments carry none) is accepted into
-      ``default_stream``;
-    * an unknown reference is rejected with ``C2B00012`` (Invalid Account Number), or
-      accepted into ``default_stream`` when ``accept_unknown``.
-    """
-    if event.kind is not CallbackKind.C2B_VALIDATION:
-        raise ValueError(f"{event.kind.value} is not a validation request")
-    shortcode = event.raw.get("BusinessShortCode")
-    if shortcodes and str(shortcode).strip() not in shortcodes:
-        return _reject(translate.C2B_INVALID_SHORTCODE)
-    amount = event.status.amount
-    if amount is None or not amount.is_positive:
-        return _reject(translate.C2B_INVALID_AMOUNT)
-    reference = (event.account_reference or "").strip()
-    accepted = translate.C2B_VALIDATION_RESULTS[translate.C2B_ACCEPT]
-    if not reference:
-        return C2BDecision(True, translate.C2B_ACCEPT, accepted, default_stream)
-    folded = reference.upper()
-    known = (
-        any(folded.startswith(prefix.strip().upper()) for prefix, _ in rules if prefix.strip())
-        or folded in {r.strip().upper() for r in known_references}
-        or (is_known is not None and is_known(reference))
-    )
-    if not known and not accept_unknown:
-        return _reject(translate.C2B_INVALID_ACCOUNT)
-    return C2BDecision(
-        True, translate.C2B_ACCEPT, accepted, attribute(reference, rules, default_stream)
-    )
-
-
-def c2b_stream(
-    event: CallbackEvent, rules: tuple[tuple[str, StreamKey], ...], default: StreamKey
-) -> StreamKey:
-    """The revenue stream of a C2B payment from its bill reference (trimmed, case-folded;
-    longest matching prefix, else ``default``)."""
-    return attribute(event.account_reference or "", rules, default)
-
-
-# --------------------------------------------------------------------------------------
 # matching against what we asked for, and against the confirming query
 # --------------------------------------------------------------------------------------
 
@@ -669,3 +350,43 @@ def confirmation_mismatches(event: CallbackEvent, confirmed: ProviderStatus) -> 
         if claimed.provider_reference != confirmed.provider_reference:
             reasons.append("receipt_contradicted")
     return reasons
+
+
+__all__ = [
+    "ANSWER_PATHS",
+    "B2C_RESULT_PATH",
+    "B2C_TIMEOUT_PATH",
+    "BALANCE_RESULT_PATH",
+    "BALANCE_TIMEOUT_PATH",
+    "C2B_CONFIRMATION_PATH",
+    "C2B_VALIDATION_PATH",
+    "CALLBACK_ROUTES",
+    "REVERSAL_RESULT_PATH",
+    "REVERSAL_TIMEOUT_PATH",
+    "SAFARICOM_CALLBACK_SOURCES",
+    "SAFARICOM_CALLBACK_SOURCES_UNCONFIRMED",
+    "STATUS_RESULT_PATH",
+    "STATUS_TIMEOUT_PATH",
+    "STK_CALLBACK_PATH",
+    "WAITED_KINDS",
+    "AccountBalance",
+    "C2BDecision",
+    "Network",
+    "answer_path",
+    "answers",
+    "balances_of",
+    "c2b_stream",
+    "confirmation_mismatches",
+    "decide_c2b_validation",
+    "new_answer_tag",
+    "parse_allowlist",
+    "parse_callback",
+    "parse_callback_data",
+    "read_delivery",
+    "route",
+    "source_allowed",
+    "token_matches",
+    "transaction_status_of",
+    "verify_against",
+    "waiter_delivery",
+]

@@ -1,7 +1,7 @@
 """The two secrets Daraja asks for on the wire: the STK ``Password`` and the initiator
 ``SecurityCredential``.
 
-Follows ``docs/providers/mpesa-daraja.md``:
+Follows ``docs/providers/mpesa.md``:
 
 * §5 — ``Password = base64(BusinessShortCode + Passkey + Timestamp)`` as one ASCII
   string, the timestamp ``YYYYMMDDHHmmss`` in Africa/Nairobi time;

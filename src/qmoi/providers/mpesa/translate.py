@@ -1,8 +1,9 @@
 """Daraja's codes and values in QMOI's terms: result codes → :class:`Outcome` +
-:class:`FailureReason`, synchronous ``errorCode``s → what the connector must do, and
-amounts and timestamps → :class:`Money` and aware datetimes.
+:class:`FailureReason`, timestamps → aware datetimes, numbers → masked or checked.
+Synchronous ``errorCode``s (:mod:`.error_codes`) and amounts (:mod:`.amounts`) live in
+their own modules and are re-exported here.
 
-Tables follow ``docs/providers/mpesa-daraja.md`` §5 (STK synchronous errors), §7 (query
+Tables follow ``docs/providers/mpesa.md`` §5 (STK synchronous errors), §7 (query
 in progress), §8.2 (C2B validation codes), §11 (status, reversal), §12 (result codes) and
 §12.4 (``errorCode``). Codes are compared as **strings** (§3, §13.14): ``0`` and ``"0"``
 are the same code. The provider's own code and text are always kept on the
@@ -25,24 +26,32 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from qmoi.domain.errors import CurrencyMismatch, InvalidAmount
 from qmoi.domain.money import Money
 from qmoi.providers.base import FailureReason, Outcome, ProviderStatus
 from qmoi.providers.mpesa import wire
+from qmoi.providers.mpesa.amounts import (
+    CURRENCY,
+    MAX_INBOUND_SHILLINGS,
+    MAX_SHILLINGS,
+    MIN_SHILLINGS,
+    AmountError,
+    balance_amount,
+    fee_from_charges,
+    to_shillings,
+    transaction_amount,
+)
+from qmoi.providers.mpesa.error_codes import (
+    ERROR_MESSAGES,
+    SYNC_ERRORS,
+    ErrorKind,
+    ErrorVerdict,
+    classify_error,
+)
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
-CURRENCY = "KES"
-
-#: STK push limits (§5): whole shillings, 1 to 250,000 per transaction.
-MIN_SHILLINGS = 1
-MAX_SHILLINGS = 250_000
-#: Inbound amounts above this are refused as nonsense (far above any M-Pesa limit).
-MAX_INBOUND_SHILLINGS = 1_000_000_000
-
 _S, _F, _P, _U = Outcome.SUCCEEDED, Outcome.FAILED, Outcome.PENDING, Outcome.UNKNOWN
 R = FailureReason
 
@@ -232,190 +241,6 @@ def status_from(
 
 
 # --------------------------------------------------------------------------------------
-# synchronous errors (§5, §7, §8.1, §12.4)
-# --------------------------------------------------------------------------------------
-
-
-class ErrorKind(StrEnum):
-    """What a synchronous error answer tells the connector to do."""
-
-    TOKEN = "token"  # noqa: S105 - a kind name; the bearer token is invalid: refresh once, resend once
-    AUTHENTICATION = "authentication"  # our credentials or password were refused
-    REJECTED = "rejected"  # the request itself was refused: final, nothing moved
-    THROTTLED = "throttled"  # refused at the gateway (spike arrest, quota): nothing moved
-    DUPLICATE = "duplicate"  # an id we sent was seen before: the first may have worked
-    IN_PROGRESS = "in_progress"  # STK query: the customer has not finished
-    UNKNOWN = "unknown"  # the request may have been processed
-
-
-SYNC_ERRORS: Mapping[str, ErrorKind] = {
-    "400.002.02": ErrorKind.REJECTED,  # Bad Request – Invalid <field>
-    "400.002.05": ErrorKind.REJECTED,  # invalid request payload
-    "400.003.01": ErrorKind.TOKEN,  # invalid access token (C2B, status pages)
-    "400.003.02": ErrorKind.REJECTED,  # bad request
-    "400.008.01": ErrorKind.AUTHENTICATION,  # OAuth: not Basic
-    "400.008.02": ErrorKind.AUTHENTICATION,  # OAuth: wrong grant type
-    "401.002.01": ErrorKind.TOKEN,  # invalid access token (balance page)
-    "404.001.01": ErrorKind.REJECTED,  # resource not found
-    "404.001.03": ErrorKind.TOKEN,  # invalid access token (STK, reversal pages)
-    "404.001.04": ErrorKind.TOKEN,  # invalid authentication header: treat as token (§2)
-    "404.002.01": ErrorKind.REJECTED,
-    "404.003.01": ErrorKind.REJECTED,
-    "405.001": ErrorKind.REJECTED,  # method not allowed
-    "500.001.1001": ErrorKind.UNKNOWN,  # business errors: decided by message, below
-    "500.002.1001": ErrorKind.DUPLICATE,  # duplicate OriginatorConversationID
-    "500.003.02": ErrorKind.THROTTLED,  # spike arrest / system busy
-    "500.003.03": ErrorKind.THROTTLED,  # quota violation
-    "500.003.1001": ErrorKind.UNKNOWN,  # internal server error (or, by message, below)
-}
-
-#: One ``errorCode`` covers unrelated errors; branch on the message (§5, §7, §8.1).
-#: Matched as lower-case substrings, first match wins.
-ERROR_MESSAGES: tuple[tuple[str, ErrorKind, FailureReason | None], ...] = (
-    ("being processed", ErrorKind.IN_PROGRESS, None),
-    ("merchant does not exist", ErrorKind.REJECTED, R.AUTHORIZATION),
-    ("wrong credentials", ErrorKind.AUTHENTICATION, R.AUTHORIZATION),
-    ("unable to lock subscriber", ErrorKind.REJECTED, R.OTHER),
-    ("already registered", ErrorKind.REJECTED, R.DUPLICATE),
-    ("duplicate notification info", ErrorKind.REJECTED, R.DUPLICATE),
-    ("duplicate originatorconversationid", ErrorKind.DUPLICATE, R.DUPLICATE),
-    ("invalid access token", ErrorKind.TOKEN, None),
-    ("spike arrest", ErrorKind.THROTTLED, None),
-    ("quota violation", ErrorKind.THROTTLED, None),
-    ("system is busy", ErrorKind.THROTTLED, None),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorVerdict:
-    kind: ErrorKind
-    reason: FailureReason | None = None
-
-
-def classify_error(http_status: int, error_code: str | None, message: str) -> ErrorVerdict:
-    """What a non-success answer means. ``error_code`` is None when the body was not an
-    error envelope (a bare 5xx from a proxy, a 401 with an HTML page…)."""
-    lowered = message.lower()
-    if error_code in (None, "500.001.1001", "500.003.1001", "unreadable"):
-        for fragment, kind, reason in ERROR_MESSAGES:
-            if fragment in lowered:
-                return ErrorVerdict(kind, reason)
-    if error_code is not None and error_code in SYNC_ERRORS:
-        return ErrorVerdict(SYNC_ERRORS[error_code], _reason_for(SYNC_ERRORS[error_code]))
-    if http_status in (401, 403):
-        return ErrorVerdict(ErrorKind.TOKEN)
-    if http_status == 429:
-        return ErrorVerdict(ErrorKind.THROTTLED)
-    if 400 <= http_status < 500:
-        return ErrorVerdict(ErrorKind.REJECTED, R.INVALID_REQUEST)
-    return ErrorVerdict(ErrorKind.UNKNOWN)  # 5xx, or a 2xx/3xx we cannot read
-
-
-def _reason_for(kind: ErrorKind) -> FailureReason | None:
-    return {
-        ErrorKind.REJECTED: R.INVALID_REQUEST,
-        ErrorKind.AUTHENTICATION: R.AUTHORIZATION,
-        ErrorKind.DUPLICATE: R.DUPLICATE,
-    }.get(kind)
-
-
-# --------------------------------------------------------------------------------------
-# amounts
-# --------------------------------------------------------------------------------------
-
-
-def to_shillings(amount: Money) -> int:
-    """A Daraja ``Amount``: whole shillings as an integer (§5, §13.9). Refuses other
-    currencies, cents (never rounded) and amounts outside 1–250,000."""
-    if amount.currency != CURRENCY:
-        raise CurrencyMismatch(f"M-Pesa moves {CURRENCY} only, not {amount.currency}")
-    if amount.minor % 100:
-        raise InvalidAmount(
-            f"{amount} has cents; M-Pesa moves whole shillings only, and QMOI never rounds"
-        )
-    shillings = amount.minor // 100
-    if not MIN_SHILLINGS <= shillings <= MAX_SHILLINGS:
-        raise InvalidAmount(
-            f"{amount} is outside M-Pesa's per-transaction range of "
-            f"{MIN_SHILLINGS}–{MAX_SHILLINGS:,} shillings"
-        )
-    return shillings
-
-
-_AMOUNT_TEXT = re.compile(r"^-?\d{1,15}(\.\d{1,6})?$")
-
-
-class AmountError(ValueError):
-    """An amount in a Daraja body that cannot be money; ``reason`` as for callbacks."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-def _decimal(value: str | int | Decimal | None, name: str) -> Decimal:
-    if value is None:
-        raise AmountError("missing_field", f"{name} is missing")
-    if isinstance(value, bool):
-        raise AmountError("invalid_amount", f"{name} is a boolean")
-    if isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, Decimal):
-        number = value
-    elif isinstance(value, str):
-        cleaned = value.strip().replace(",", "")
-        if not _AMOUNT_TEXT.match(cleaned):
-            raise AmountError("invalid_amount", f"{name} {value!r} is not an amount")
-        try:
-            number = Decimal(cleaned)
-        except InvalidOperation as exc:  # pragma: no cover - the pattern excludes this
-            raise AmountError("invalid_amount", f"{name} is not an amount") from exc
-    else:
-        raise AmountError("invalid_amount", f"{name} has type {type(value).__name__}")
-    if not number.is_finite() or abs(number) > MAX_INBOUND_SHILLINGS:
-        raise AmountError("invalid_amount", f"{name} is not a plausible amount")
-    return number
-
-
-def transaction_amount(value: str | int | Decimal | None, name: str = "Amount") -> Money:
-    """A transaction amount Daraja reports: positive whole shillings (``150``,
-    ``150.00``, ``"150.00"``). Fractional shillings are refused, not rounded: Daraja
-    moves whole shillings only (§5, §8.2, §13.9)."""
-    number = _decimal(value, name)
-    if number <= 0:
-        raise AmountError("invalid_amount", f"{name} is not positive")
-    if number != number.to_integral_value():
-        raise AmountError("fractional_amount", f"{name} has fractional shillings")
-    return Money(int(number) * 100, CURRENCY)
-
-
-def balance_amount(value: str | int | Decimal | None, name: str = "balance") -> Money:
-    """An account balance: may be negative (``Charges Paid Account``) and carry cents;
-    more than two decimals is refused (never rounded)."""
-    number = _decimal(value, name)
-    cents = number * 100
-    if cents != cents.to_integral_value():
-        raise AmountError("invalid_amount", f"{name} has more than two decimals")
-    return Money(int(cents), CURRENCY)
-
-
-def fee_from_charges(value: str | int | Decimal | None) -> Money | None:
-    """``DebitPartyCharges`` of a status result, e.g. ``Fee For B2C Payment|KES|22.40``
-    (§9, unconfirmed as a reliable fee source); None when absent or unreadable."""
-    if value is None:
-        return None
-    parts = [p.strip() for p in str(value).split("|")]
-    candidate = parts[2] if len(parts) >= 3 and parts[1].upper() == CURRENCY else None
-    if candidate is None:
-        return None
-    try:
-        fee = balance_amount(candidate, "DebitPartyCharges")
-    except AmountError:
-        return None
-    return fee if fee.minor >= 0 else None
-
-
-# --------------------------------------------------------------------------------------
 # time
 # --------------------------------------------------------------------------------------
 
@@ -508,3 +333,50 @@ def pulled_status(line: wire.PulledPayment) -> ProviderStatus:
         completed_at=at.astimezone(UTC),
         account_reference=(line.bill_reference or "").strip()[:64] or None,
     )
+
+
+__all__ = [
+    "ERROR_MESSAGES",
+    "SYNC_ERRORS",
+    "ErrorKind",
+    "ErrorVerdict",
+    "classify_error",
+    "B2C_RESULTS",
+    "C2B_ACCEPT",
+    "C2B_INVALID_ACCOUNT",
+    "C2B_INVALID_AMOUNT",
+    "C2B_INVALID_KYC",
+    "C2B_INVALID_MSISDN",
+    "C2B_INVALID_SHORTCODE",
+    "C2B_OTHER_ERROR",
+    "C2B_VALIDATION_RESULTS",
+    "CURRENCY",
+    "GENERIC_RESULTS",
+    "MAX_INBOUND_SHILLINGS",
+    "MAX_SHILLINGS",
+    "MIN_SHILLINGS",
+    "NAIROBI",
+    "ONLINE_CHECKOUT_REASONS",
+    "QUERY_CREDENTIAL_FAILURES",
+    "R",
+    "REVERSAL_RESULTS",
+    "STK_RESULTS",
+    "TRANSACTION_STATUSES",
+    "AmountError",
+    "Meaning",
+    "any_time",
+    "balance_amount",
+    "compact_time",
+    "dotted_time",
+    "fee_from_charges",
+    "is_msisdn",
+    "is_online_checkout",
+    "mask_msisdn",
+    "msisdn_prefix",
+    "nairobi_timestamp",
+    "pull_time",
+    "pulled_status",
+    "status_from",
+    "to_shillings",
+    "transaction_amount",
+]
