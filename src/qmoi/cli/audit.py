@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
+from qmoi.bootstrap import require_current
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import FAILED, out
-from qmoi.db.migrate import require_current
 from qmoi.services.audit_export import ExportUnreadable, export, verify_file
 from qmoi.services.bookkeeping import verify_audit
 
@@ -74,7 +74,7 @@ def export_command(
     out_file: Annotated[Path, typer.Option("--out", help="where to write the export")],
 ) -> None:
     """Write the whole signed trail with the public key, for anyone to verify
-    (`qmoi audit verify --file FILE`)."""
+    (qmoi audit verify --file FILE)."""
     cli: CliContext = ctx.obj
     container = cli.container()
     require_current(container.engine)

@@ -11,11 +11,10 @@ import typer
 from pydantic import SecretStr
 from rich.table import Table
 
-from qmoi.bootstrap import open_store
+from qmoi.bootstrap import open_store, require_current
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import FAILED, out
 from qmoi.config import RawValues, read_raw, store_location
-from qmoi.db.migrate import require_current
 from qmoi.services import vault
 from qmoi.services.ports import UnitOfWorkFactory
 
@@ -54,7 +53,7 @@ def set_command(
     name: Annotated[str, typer.Argument(help=f"one of {', '.join(vault.VAULT_NAMES)}")],
 ) -> None:
     """Seal a secret into the vault. The value is read from a prompt, or from stdin
-    (`qmoi secrets set MPESA_PASSKEY < file`), never from the command line."""
+    (qmoi secrets set MPESA_PASSKEY < file), never from the command line."""
     cli: CliContext = ctx.obj
     name = name.strip().upper()
     vault.check_name(name)  # before asking for the value

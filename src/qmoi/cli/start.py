@@ -32,7 +32,7 @@ SandboxClock = Annotated[
     typer.Option(
         "--sandbox-clock",
         help="sandbox only: tell the time of the accelerated clock in this JSON file "
-        '({"start", "speed", "origin"}, as `qmoi start` publishes it), shared with '
+        '({"start", "speed", "origin"}, as qmoi start publishes it), shared with '
         "emulators and other processes",
     ),
 ]
@@ -122,7 +122,7 @@ def api(
     ] = False,
     sandbox_clock: SandboxClock = None,
 ) -> None:
-    """Serve the HTTP API only (run `qmoi worker` processes beside it)."""
+    """Serve the HTTP API only (run qmoi worker processes beside it)."""
     cli: CliContext = ctx.obj
     settings = cli.settings(debug=debug)
 
