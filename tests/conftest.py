@@ -63,9 +63,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_template(worker_id: str) -> Iterator[str]:
+def pg_template(request: pytest.FixtureRequest) -> Iterator[str]:
     _require_pg()
-    name = f"qmoi_tmpl_{worker_id}_{uuid.uuid4().hex[:8]}"
+    # xdist's worker id when it runs, so parallel sessions never share a template
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+    name = f"qmoi_tmpl_{worker}_{uuid.uuid4().hex[:8]}"
     try:
         with _pg_admin() as admin:
             admin.execute(f'CREATE DATABASE "{name}"')

@@ -1,57 +1,218 @@
 """The one place that wires settings, engine, clock, signing key, units of work,
-providers and services into a container. Importing this module does nothing; ``build()``
-and ``wire()`` do it, when asked."""
+providers and services into a container, and the one door of the CLI, the API and the
+worker to the database package. Importing this module does nothing; :func:`build` and
+:func:`connect` do it, when asked, and return frozen containers: what a process runs
+with is decided here, never assigned afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
-from qmoi.config import Settings
-from qmoi.db.engine import create_db_engine
+from qmoi.config import RawValues, Settings
+from qmoi.db import backup as database_backup
+from qmoi.db import migrate as schema
+from qmoi.db.engine import create_db_engine, is_sqlite
+from qmoi.db.migrate import health
 from qmoi.db.uow import UnitOfWorkFactory
+from qmoi.db.vault import read_sealed
 from qmoi.domain.clock import Clock, SystemClock
 from qmoi.domain.streams import StreamKey
+from qmoi.errors import ConfigError
+from qmoi.notify.base import Channel
 from qmoi.notify.build import channels_from
 from qmoi.providers.base import PaymentProvider, ResultWaiter
+from qmoi.providers.registry import MPESA_CALLBACK_PREFIX, build_provider, capabilities_for
 from qmoi.security.signing import Signer
+from qmoi.services import ports, vault
 from qmoi.services.context import Services
 from qmoi.services.policy import Policy, ProviderPolicy
+from qmoi.services.results import StoredResultWaiter
+
+SandboxCustomers = Mapping[str, Mapping[StreamKey, Sequence[str]]]
 
 
-@dataclass
+class Doorbell:
+    """How the services nudge this process's worker (a payment was booked, a callback
+    arrived): rung from any thread, it starts the worker's next round now. Built with
+    the services, before the worker that listens to it."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def listen(self) -> None:
+        """Take rings on the running event loop (the worker's)."""
+        self._loop = asyncio.get_running_loop()
+
+    def ring(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.event.set)
+
+
+@dataclass(frozen=True)
 class Container:
     settings: Settings
     engine: Engine
     clock: Clock
     signer: Signer
     uow: UnitOfWorkFactory
-    services: Services | None = None
-    providers: dict[str, PaymentProvider] = field(default_factory=dict)
+    services: Services
+    providers: Mapping[str, PaymentProvider] = field(default_factory=dict)
+    doorbell: Doorbell = field(default_factory=Doorbell)
 
     def close(self) -> None:
         self.engine.dispose()
 
-    async def aclose(self) -> None:
+    async def close_providers(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
+
+    async def aclose(self) -> None:
+        await self.close_providers()
         self.close()
 
 
 def build(settings: Settings, *, clock: Clock | None = None, pool_size: int = 10) -> Container:
-    """Engine, clock, signing key and units of work (no providers: see :func:`wire`)."""
+    """The store and the services over it, without providers (commands that read or
+    book; a running QMOI connects them with :func:`connect`)."""
     clock = clock or SystemClock()
     engine, signer, uow = open_store(
         settings.database_url, settings.signing_key_file, settings.timezone, clock, pool_size
     )
-    return Container(settings, engine, clock, signer, uow)
+    doorbell = Doorbell()
+    services = build_services(settings, uow, clock, wake=doorbell.ring)
+    return Container(settings, engine, clock, signer, uow, services, doorbell=doorbell)
+
+
+def connect(
+    container: Container,
+    settings: Settings,
+    *,
+    sandbox_customers: SandboxCustomers | None = None,
+) -> Container:
+    """A running QMOI: ``container``'s store with both providers connected and the
+    services over them. ``settings``: as :func:`runtime_settings` completed them (and
+    the sandbox filled in its emulators' credentials)."""
+    results = StoredResultWaiter(container.uow, "mpesa")
+    token = settings.mpesa.callback_token
+    if settings.public_url is None or token is None:
+        raise ConfigError(
+            "QMOI_PUBLIC_URL / MPESA_CALLBACK_TOKEN: a running QMOI needs both — they are "
+            "filled in when QMOI starts"
+        )
+    providers: dict[str, PaymentProvider] = {
+        "airtel": build_provider(settings, "airtel"),
+        "mpesa": build_provider(
+            settings,
+            "mpesa",
+            results=results,
+            callback_base_url=(
+                f"{settings.public_url}{MPESA_CALLBACK_PREFIX}/{token.get_secret_value()}"
+            ),
+        ),
+    }
+    services = build_services(
+        settings,
+        container.uow,
+        container.clock,
+        providers=providers,
+        results=results,
+        wake=container.doorbell.ring,
+        sandbox_customers=sandbox_customers,
+    )
+    return replace(container, settings=settings, services=services, providers=providers)
+
+
+def build_services(
+    settings: Settings,
+    uows: ports.UnitOfWorkFactory,
+    clock: Clock,
+    *,
+    providers: Mapping[str, PaymentProvider] | None = None,
+    results: ResultWaiter | None = None,
+    channels: Mapping[str, Channel] | None = None,
+    wake: Callable[[], None] | None = None,
+    sandbox_customers: SandboxCustomers | None = None,
+) -> Services:
+    """The services every entry point uses, over ``uows``. Tests give their own clock,
+    notification ``channels`` and provider fakes; by default the channels are those the
+    settings turn on."""
+    return Services(
+        uows=uows,
+        providers=dict(providers or {}),
+        policy=policy_from(settings, clock),
+        clock=clock,
+        account_references={
+            "airtel": settings.airtel.account_reference,
+            "mpesa": settings.mpesa.account_reference,
+        },
+        results=results,
+        channels=channels_from(settings.notify) if channels is None else channels,
+        sandbox_customers=sandbox_customers,
+        wake=wake or _no_worker,
+    )
+
+
+def _no_worker() -> None:
+    """No worker listens in this process (a command, a test)."""
+
+
+def runtime_settings(settings: Settings, *, host: str, port: int) -> Settings:
+    """``settings`` as a running QMOI needs them: the master key (in the sandbox kept in
+    ``var/master.key`` unless configured), the M-Pesa callback token (kept in ``var/``
+    unless configured) and the public URL (default: where the API listens)."""
+    var = settings.var_dir
+    master = (
+        install_secret(var, "master.key", settings.master_key)
+        if settings.sandbox
+        else settings.master_key
+    )
+    if master is None:
+        raise ConfigError(
+            "QMOI_MASTER_KEY: is required outside the sandbox — set a long "
+            "random key, e.g. `openssl rand -hex 32`"
+        )
+    token = install_secret(var, "mpesa_callback_token", settings.mpesa.callback_token)
+    return settings.model_copy(
+        update={
+            "master_key": master,
+            "public_url": settings.public_url or f"http://{host}:{port}",
+            "mpesa": settings.mpesa.model_copy(update={"callback_token": token}),
+        }
+    )
+
+
+def prepare_database(container: Container) -> str | None:
+    """Migrate SQLite automatically; on PostgreSQL require ``qmoi db upgrade`` first."""
+    if is_sqlite(container.engine):
+        before, after = schema.upgrade(container.engine)
+        return after if before != after else None
+    schema.require_current(container.engine)
+    return None
+
+
+def check_mode(container: Container) -> None:
+    """A database holds sandbox or live money, never both: refuse the other mode."""
+    mode = "sandbox" if container.settings.sandbox else "live"
+    with container.uow() as uow:
+        stored = uow.meta.set_once("mode", mode)
+        uow.commit()
+    if stored != mode:
+        raise ConfigError(
+            f"QMOI_DATABASE_URL: this database holds {stored} data and QMOI is configured "
+            f"for {mode}; simulated and real money never share a database — use another "
+            "database"
+        )
 
 
 def open_store(
@@ -68,8 +229,54 @@ def open_store(
     return engine, signer, UnitOfWorkFactory(engine, clock or SystemClock(), timezone, signer)
 
 
+def database_health(engine: Engine) -> str:
+    """``"ok"``, or one line saying why the database is not ready (for ``/health``)."""
+    return health(engine)
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse a database whose schema is not the code's (``qmoi db upgrade`` fixes it)."""
+    schema.require_current(engine)
+
+
+def schema_revision(engine: Engine) -> str | None:
+    return schema.current_revision(engine)
+
+
+def code_revision() -> str:
+    return schema.head_revision()
+
+
+def pending_migrations(engine: Engine) -> list[str]:
+    return schema.pending_revisions(engine)
+
+
+def migrate(engine: Engine, on_step: Callable[[str], None] | None = None) -> tuple[str | None, str]:
+    """Apply every pending migration; returns (before, after)."""
+    return schema.upgrade(engine, on_step=on_step)
+
+
+def backup_backend(database_url: str) -> str:
+    return database_backup.backend_of(database_url)
+
+
+def snapshot_database(database_url: str) -> bytes:
+    return database_backup.snapshot(database_url)
+
+
+def restore_database(database_url: str, backend: str, data: bytes) -> None:
+    database_backup.restore(database_url, backend, data)
+
+
+def complete_from_vault(raw: RawValues) -> RawValues:
+    """``raw`` with the credential vault's secrets where no other source set them."""
+    return vault.complete(raw, read_sealed)
+
+
 def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:
     a, m, targets = settings.airtel, settings.mpesa, settings.targets
+    # how each provider differs (deduped pushes, fees by enquiry): as its connector says
+    airtel, mpesa = capabilities_for("airtel"), capabilities_for("mpesa")
     return Policy(
         providers={
             "airtel": ProviderPolicy(
@@ -80,7 +287,8 @@ def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:
                 daily_target=targets.daily_airtel,
                 chunk=settings.transfers.chunk_airtel,
                 growth_goal=targets.growth_airtel,
-                idempotent_collect=True,
+                idempotent_collect=airtel.idempotent_collect,
+                fee_by_enquiry=airtel.fee_by_enquiry,
             ),
             "mpesa": ProviderPolicy(
                 name="mpesa",
@@ -90,9 +298,8 @@ def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:
                 daily_target=targets.daily_mpesa,
                 chunk=settings.transfers.chunk_mpesa,
                 growth_goal=targets.growth_mpesa,
-                idempotent_collect=False,
-                # Daraja's B2C result carries no fee; Transaction Status names it
-                fee_by_enquiry=True,
+                idempotent_collect=mpesa.idempotent_collect,
+                fee_by_enquiry=mpesa.fee_by_enquiry,
                 c2b_rules=m.c2b_rules,
                 c2b_default_stream=m.c2b_default_stream,
             ),
@@ -108,36 +315,6 @@ def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:
         stream_targets=dict(targets.stream_targets),
         speed=float(getattr(clock, "speed", 1.0)),
     )
-
-
-def wire(
-    container: Container,
-    providers: Mapping[str, PaymentProvider],
-    *,
-    results: ResultWaiter | None = None,
-    wake: Callable[[], None] | None = None,
-    sandbox_customers: Mapping[str, Mapping[StreamKey, Sequence[str]]] | None = None,
-) -> Services:
-    """Attach providers and build the services every entry point uses."""
-    settings = container.settings
-    container.providers = dict(providers)
-    services = Services(
-        uows=container.uow,
-        providers=container.providers,
-        policy=policy_from(settings, container.clock),
-        clock=container.clock,
-        account_references={
-            "airtel": settings.airtel.account_reference,
-            "mpesa": settings.mpesa.account_reference,
-        },
-        results=results,
-        channels=channels_from(settings.notify),
-    )
-    if wake is not None:
-        services.wake = wake
-    services.sandbox_customers = sandbox_customers
-    container.services = services
-    return services
 
 
 def install_secret(var_dir: Path, name: str, value: SecretStr | None) -> SecretStr:

@@ -20,15 +20,7 @@ Entry points translate these into HTTP answers or CLI exit codes; nothing else d
 
 from __future__ import annotations
 
-
-class QmoiError(Exception):
-    """Anything QMOI raises on purpose; ``code`` is stable and machine-readable."""
-
-    code = "qmoi_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+from qmoi.domain.errors import QmoiError as QmoiError  # the domain imports nothing above it
 
 
 class ConfigError(QmoiError):

@@ -70,8 +70,6 @@ async def running(
         seed=seed,
         simulate=simulate,
     ) as runtime:
-        if not simulate:
-            runtime.worker.sales_customers = None
         task = asyncio.create_task(
             serve(runtime, host="127.0.0.1", port=port, run_api=True, run_worker=True)
         )

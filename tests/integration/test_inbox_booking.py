@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qmoi.bootstrap import policy_from
+from qmoi.bootstrap import build_services
 from qmoi.config import RawValues, build_settings
 from qmoi.db.uow import UnitOfWorkFactory
 from qmoi.domain import accounts
@@ -45,12 +45,14 @@ def services(uows: UnitOfWorkFactory, clock: ManualClock) -> Services:
 def services_over(uows: UnitOfWorkFactory, clock: ManualClock) -> Services:
     built, report = build_settings(RawValues({"QMOI_AUTO_TRANSFER_ENABLED": "false"}))
     assert built is not None, report.problems
-    return Services(
-        uows=uows,
+    services = build_services(
+        built,
+        uows,
+        clock,
         providers={"airtel": FakeProvider("airtel"), "mpesa": FakeProvider("mpesa")},
-        policy=replace(policy_from(built), sandbox=True),
-        clock=clock,
+        channels={},
     )
+    return replace(services, policy=replace(services.policy, sandbox=True))
 
 
 async def ask(services: Services, *amounts: int) -> list[Collection]:

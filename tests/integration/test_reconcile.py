@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from qmoi.bootstrap import policy_from
+from qmoi.bootstrap import build_services
 from qmoi.config import RawValues, build_settings
 from qmoi.db.uow import UnitOfWorkFactory
 from qmoi.domain import accounts
@@ -20,7 +20,13 @@ from qmoi.domain.clock import ManualClock
 from qmoi.domain.money import Money
 from qmoi.domain.states import CollectionState
 from qmoi.domain.streams import StreamKey
-from qmoi.providers.base import Balance, FailureReason, Outcome, ProviderStatus
+from qmoi.providers.base import (
+    Balance,
+    FailureReason,
+    Outcome,
+    PaymentProvider,
+    ProviderStatus,
+)
 from qmoi.services.collections import PaymentRequest, start_collections
 from qmoi.services.context import Services
 from qmoi.services.reconcile import opening_key, reconcile, record_opening
@@ -61,19 +67,22 @@ def line(
     )  # fmt: skip
 
 
-@pytest.fixture
-def services(uows: UnitOfWorkFactory, clock: ManualClock) -> Services:
+def make(uows: UnitOfWorkFactory, clock: ManualClock, mpesa: PaymentProvider) -> Services:
     built, report = build_settings(RawValues({"QMOI_AUTO_TRANSFER": "false"}))
     assert built is not None, report.problems
-    return Services(
-        uows=uows,
-        providers={
-            "airtel": FakeProvider("airtel"),
-            "mpesa": Daraja("mpesa", balance_minor=OPENING),
-        },
-        policy=replace(policy_from(built), sandbox=True),
-        clock=clock,
+    services = build_services(
+        built,
+        uows,
+        clock,
+        providers={"airtel": FakeProvider("airtel"), "mpesa": mpesa},
+        channels={},
     )
+    return replace(services, policy=replace(services.policy, sandbox=True))
+
+
+@pytest.fixture
+def services(uows: UnitOfWorkFactory, clock: ManualClock) -> Services:
+    return make(uows, clock, Daraja("mpesa", balance_minor=OPENING))
 
 
 def daraja(services: Services) -> Daraja:
@@ -235,14 +244,14 @@ class Unanswering(Daraja):
 
 
 async def test_a_reconciliation_waiting_for_the_provider_never_holds_up_the_worker(
-    services: Services,
+    uows: UnitOfWorkFactory, clock: ManualClock
 ) -> None:
     """Regression: the pass waited for M-Pesa's balance inside the worker's round, so a
     balance answer that was slow or lost held up the inbox and every payout behind it."""
     from qmoi.worker.main import Worker
 
     stuck = Unanswering("mpesa")
-    services.providers = {**services.providers, "mpesa": stuck}
+    services = make(uows, clock, stuck)
     worker = Worker(services)
     await asyncio.wait_for(worker.round(force=True), timeout=30)
     await asyncio.wait_for(stuck.asked_balance.wait(), timeout=30)  # it did ask…

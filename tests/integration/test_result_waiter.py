@@ -19,7 +19,7 @@ RESULT = {"ResultCode": 0, "ConversationID": "AG_1", "DebitPartyCharges": "Fee|K
 async def test_a_result_received_by_one_process_reaches_a_waiter_in_another(
     uows: UnitOfWorkFactory,
 ) -> None:
-    api, worker = StoredResultWaiter(uows), StoredResultWaiter(uows)
+    api, worker = StoredResultWaiter(uows, "mpesa"), StoredResultWaiter(uows, "mpesa")
     waiting = asyncio.create_task(worker.wait("AG_1", timeout_s=5.0))
     await asyncio.sleep(0.3)
     await asyncio.to_thread(api.deliver, "AG_1", RESULT)
@@ -32,6 +32,6 @@ async def test_a_result_received_by_one_process_reaches_a_waiter_in_another(
 async def test_a_result_that_never_comes_is_none_after_the_timeout(
     uows: UnitOfWorkFactory,
 ) -> None:
-    api, worker = StoredResultWaiter(uows), StoredResultWaiter(uows)
+    api, worker = StoredResultWaiter(uows, "mpesa"), StoredResultWaiter(uows, "mpesa")
     await asyncio.to_thread(api.deliver, "AG_other", RESULT)
     assert await worker.wait("AG_missing", timeout_s=0.6) is None

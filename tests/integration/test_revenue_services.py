@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from qmoi.bootstrap import policy_from
+from qmoi.bootstrap import build_services
 from qmoi.config import RawValues, build_settings
 from qmoi.db.uow import UnitOfWorkFactory
 from qmoi.domain import accounts
@@ -18,7 +18,13 @@ from qmoi.domain.clock import ManualClock
 from qmoi.domain.money import Money
 from qmoi.domain.states import CollectionState, TransferState
 from qmoi.domain.streams import StreamKey
-from qmoi.providers.base import FailureReason, NotSent, Outcome, ProviderStatus
+from qmoi.providers.base import (
+    FailureReason,
+    NotSent,
+    Outcome,
+    PaymentProvider,
+    ProviderStatus,
+)
 from qmoi.services import days, metrics
 from qmoi.services.collections import PaymentRequest, start_collections
 from qmoi.services.context import Services
@@ -44,16 +50,26 @@ def kes(text: str) -> Money:
     return Money.parse(text)
 
 
-def make_services(uows: UnitOfWorkFactory, clock: ManualClock, **settings: str) -> Services:
+def make_services(
+    uows: UnitOfWorkFactory,
+    clock: ManualClock,
+    *,
+    mpesa: PaymentProvider | None = None,
+    **settings: str,
+) -> Services:
     built, report = build_settings(RawValues(settings))
     assert built is not None, report.problems
-    policy = replace(policy_from(built), sandbox=True)
-    return Services(
-        uows=uows,
-        providers={"airtel": FakeProvider("airtel"), "mpesa": FakeProvider("mpesa")},
-        policy=policy,
-        clock=clock,
+    services = build_services(
+        built,
+        uows,
+        clock,
+        providers={
+            "airtel": FakeProvider("airtel"),
+            "mpesa": FakeProvider("mpesa") if mpesa is None else mpesa,
+        },
+        channels={},
     )
+    return replace(services, policy=replace(services.policy, sandbox=True))
 
 
 @pytest.fixture
@@ -594,9 +610,8 @@ async def test_a_statement_line_goes_to_an_unnamed_push_only_when_nothing_else_c
         async def statement(self, since: datetime, until: datetime) -> list[ProviderStatus]:
             return self.lines
 
-    services = make_services(uows, clock)
     fake_mpesa = WithStatement("mpesa")
-    services.providers["mpesa"] = fake_mpesa
+    services = make_services(uows, clock, mpesa=fake_mpesa)
     msisdn, amount = "254708000123", kes("200")
     start = clock.now()
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from qmoi.bootstrap import policy_from
+from qmoi.bootstrap import build_services
 from qmoi.config import RawValues, build_settings
 from qmoi.db.uow import UnitOfWorkFactory
 from qmoi.domain import accounts
@@ -35,6 +35,7 @@ from qmoi.providers.base import (
     FailureReason,
     NotSent,
     Outcome,
+    PaymentProvider,
     ProviderStatus,
     Submission,
 )
@@ -71,15 +72,30 @@ class ScriptedAirtel(FakeProvider):
         return event
 
 
-def make(uows: UnitOfWorkFactory, clock: ManualClock, **settings: str) -> Services:
+def make(
+    uows: UnitOfWorkFactory,
+    clock: ManualClock,
+    *,
+    mpesa: PaymentProvider | None = None,
+    speed: float | None = None,
+    **settings: str,
+) -> Services:
+    """Services over ``uows``; ``mpesa``: the M-Pesa fake (default: a plain one);
+    ``speed``: the sandbox clock's speed the policy assumes (default: the clock's)."""
     built, report = build_settings(RawValues({"QMOI_AUTO_TRANSFER_AIRTEL": "1000", **settings}))
     assert built is not None, report.problems
-    return Services(
-        uows=uows,
-        providers={"airtel": ScriptedAirtel("airtel", key=KEY), "mpesa": FakeProvider("mpesa")},
-        policy=replace(policy_from(built), sandbox=True),
-        clock=clock,
+    services = build_services(
+        built,
+        uows,
+        clock,
+        providers={
+            "airtel": ScriptedAirtel("airtel", key=KEY),
+            "mpesa": FakeProvider("mpesa") if mpesa is None else mpesa,
+        },
+        channels={},
     )
+    policy = replace(services.policy, sandbox=True)
+    return replace(services, policy=policy if speed is None else replace(policy, speed=speed))
 
 
 def airtel(services: Services) -> ScriptedAirtel:
@@ -454,9 +470,8 @@ async def test_an_unnamed_push_cannot_take_its_named_retrys_statement_line(
     retry's. The line went to the unnamed push, then the retry's own query booked it
     again: KES 1,000 in the wallet for one KES 500 payment. Now the line is ambiguous
     while the retry is open or paid without a receipt, and the payment is booked once."""
-    services = make(uows, clock)
     mpesa = WithStatement("mpesa")
-    services.providers["mpesa"] = mpesa
+    services = make(uows, clock, mpesa=mpesa)
     number, amount = "254708000321", Money(50_000, "KES")
     request = [PaymentRequest(number, amount, StreamKey.AIRTIME_SALES)]
     (unnamed,) = await start_collections(services, "mpesa", request, actor="test")
@@ -573,10 +588,8 @@ async def test_a_request_made_hours_after_a_lost_push_cannot_own_the_pushs_line(
     hours later, still open, was taken as a rival for a line paid minutes after the
     push, and the customer's payment expired unbooked. A request can only own a line
     whose moment its own window holds."""
-    services = make(uows, clock)
-    services.policy = replace(services.policy, speed=4608.0)
     mpesa = WithStatement("mpesa")
-    services.providers["mpesa"] = mpesa
+    services = make(uows, clock, mpesa=mpesa, speed=4608.0)
     number, amount = "254716562002", Money(62_600, "KES")
     request = [PaymentRequest(number, amount, StreamKey.AIRTIME_SALES)]
     (lost,) = await start_collections(services, "mpesa", request, actor="test")
@@ -626,10 +639,8 @@ async def test_a_customers_second_equal_payment_does_not_hide_the_first_from_its
     query (no receipt). The statement holds both payments. The named push cannot have
     made the first (it was asked for after it), so the first is the lost push's; the
     second, which either could have made, is left alone."""
-    services = make(uows, clock)
-    services.policy = replace(services.policy, speed=2419.2)
     mpesa = WithStatement("mpesa")
-    services.providers["mpesa"] = mpesa
+    services = make(uows, clock, mpesa=mpesa, speed=2419.2)
     number, amount = "254709919316", Money(94_700, "KES")
     request = [PaymentRequest(number, amount, StreamKey.AIRTIME_SALES)]
     (lost,) = await start_collections(services, "mpesa", request, actor="test")
@@ -662,10 +673,8 @@ async def test_a_push_sent_again_long_after_its_request_is_found_in_its_own_wind
     sent) went out again 14 simulated hours later, its answer was lost, and the
     statement was read in the window of its request: "not on the statement", failed —
     the customer had paid. The window runs from when the push last went out."""
-    services = make(uows, clock)
-    services.policy = replace(services.policy, speed=2419.2)
     mpesa = WithStatement("mpesa")
-    services.providers["mpesa"] = mpesa
+    services = make(uows, clock, mpesa=mpesa, speed=2419.2)
     number, amount = "254794946239", Money(10_800, "KES")
     (made,) = await start_collections(
         services, "mpesa", [PaymentRequest(number, amount, StreamKey.AIRTIME_SALES)], "test"
@@ -696,9 +705,8 @@ async def test_waiting_for_a_pushs_prompt_to_end_is_no_enquiry_and_expires_nothi
     the resolver found them, days (simulated) after their request; each pass that found
     the statement not yet readable counted as an enquiry that said nothing, and after
     three the paid pushes were given up. Waiting is not asking."""
-    services = make(uows, clock)
     mpesa = WithStatement("mpesa")
-    services.providers["mpesa"] = mpesa
+    services = make(uows, clock, mpesa=mpesa)
     number, amount = "254722295642", Money(68_200, "KES")
     (made,) = await start_collections(
         services, "mpesa", [PaymentRequest(number, amount, StreamKey.AIRTIME_SALES)], "test"
@@ -736,10 +744,8 @@ async def test_a_push_confirmed_paid_hours_before_a_payment_cannot_have_made_it(
     the same customer's later push whose answer was lost — its window, on a fast clock,
     spanned hours — and the later payment expired unbooked. A payment confirmed at 03:19
     was made before it."""
-    services = make(uows, clock)
-    services.policy = replace(services.policy, speed=2419.2)
     mpesa = WithStatement("mpesa")
-    services.providers["mpesa"] = mpesa
+    services = make(uows, clock, mpesa=mpesa, speed=2419.2)
     number, amount = "254796732614", Money(62_600, "KES")
     request = [PaymentRequest(number, amount, StreamKey.AIRTIME_SALES)]
     (early,) = await start_collections(services, "mpesa", request, actor="test")
@@ -783,9 +789,8 @@ async def test_a_push_sent_again_after_a_refusal_is_never_sent_a_third_time(
     customer was prompted twice and paid the first. An M-Pesa push has no id of ours:
     it is marked as going out before it is sent again, and a cut-short send is only
     ever looked for, never repeated."""
-    services = make(uows, clock)
     mpesa = Refusing("mpesa")
-    services.providers["mpesa"] = mpesa
+    services = make(uows, clock, mpesa=mpesa)
     request = [PaymentRequest("254709865012", Money(133_800, "KES"), StreamKey.DATA_PACKAGES)]
     (made,) = await start_collections(services, "mpesa", request, actor="test")
     assert collection(services, made.reference).reason == "not_sent"

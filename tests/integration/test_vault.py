@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from qmoi.bootstrap import complete_from_vault
 from qmoi.config import RawValues
 from qmoi.db.engine import create_db_engine
 from qmoi.security import secret_key
-from qmoi.services import vault
 from tests.integration.test_cli import qmoi
 
 #: said outright: a client secret with no environment would otherwise mean "staging"
@@ -74,11 +74,11 @@ def test_a_secret_is_sealed_listed_by_name_and_fills_the_configuration(home: Pat
     checked = run(home, "validate")
     assert "MPESA_PASSKEY: from the credential vault" in checked
     assert PASSKEY not in checked
-    raw = vault.complete(RawValues({"QMOI_VAR_DIR": str(home / "var")}))
+    raw = complete_from_vault(RawValues({"QMOI_VAR_DIR": str(home / "var")}))
     assert raw.values["MPESA_PASSKEY"] == PASSKEY
     assert raw.from_vault == {"MPESA_PASSKEY"}
 
-    env_wins = vault.complete(
+    env_wins = complete_from_vault(
         RawValues({"QMOI_VAR_DIR": str(home / "var"), "MPESA_PASSKEY": "from-env"})
     )
     assert env_wins.values["MPESA_PASSKEY"] == "from-env"
@@ -119,7 +119,7 @@ def test_rotating_the_key_file_reseals_everything_and_keeps_old_backups_open(
     assert all(after[n][1] != before[n][1] for n in before)
     assert (home / "var" / "retired-keys" / f"{old_id}.key").stat().st_mode & 0o777 == 0o600
     assert not secret_key.pending_file(home / "var" / "secret.key").exists()
-    raw = vault.complete(RawValues({"QMOI_VAR_DIR": str(home / "var")}))
+    raw = complete_from_vault(RawValues({"QMOI_VAR_DIR": str(home / "var")}))
     assert (raw.values["AIRTEL_CLIENT_SECRET"], raw.values["MPESA_PASSKEY"]) == (SECRET, PASSKEY)
 
     elsewhere = {"QMOI_VAR_DIR": str(home / "var"), "QMOI_DATABASE_URL": f"sqlite:///{home}/r.db"}
@@ -134,10 +134,8 @@ def test_an_interrupted_rotation_is_finished_by_running_it_again(home: Path) -> 
     old = secret_key.read_key_file(key_file)
     next_key = secret_key.begin_rotation(key_file)  # the process died right after this
     assert secret_key.key_id(next_key) != secret_key.key_id(old)
-    assert (
-        PASSKEY
-        == vault.complete(RawValues({"QMOI_VAR_DIR": str(home / "var")})).values["MPESA_PASSKEY"]
-    )
+    again = complete_from_vault(RawValues({"QMOI_VAR_DIR": str(home / "var")}))
+    assert again.values["MPESA_PASSKEY"] == PASSKEY
     run(home, "secrets", "rotate")
     assert secret_key.read_key_file(key_file) == next_key
     assert {key for key, _ in sealed_rows(home).values()} == {secret_key.key_id(next_key)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from qmoi.bootstrap import policy_from
+from qmoi.bootstrap import build_services
 from qmoi.config import RawValues, build_settings
 from qmoi.db.uow import UnitOfWorkFactory
 from qmoi.domain.clock import ManualClock
@@ -30,9 +30,7 @@ def make_services(
 ) -> Services:
     built, report = build_settings(RawValues({}))
     assert built is not None, report.problems
-    return Services(
-        uows=uows, providers={}, policy=policy_from(built), clock=clock, channels=channels
-    )
+    return build_services(built, uows, clock, channels=channels)
 
 
 def notify(services: Services, kind: str = "transfer_completed", text: str = "paid") -> None:

@@ -21,8 +21,7 @@ from qmoi.api.errors import ApiError, error_body, respond
 from qmoi.api.limits import BodyLimit
 from qmoi.api.routes import audit, callbacks, dashboard, prometheus, reconcile, revenue
 from qmoi.api.throttle import AuthThrottle
-from qmoi.bootstrap import Container
-from qmoi.db.migrate import health as database_health
+from qmoi.bootstrap import Container, database_health
 from qmoi.errors import QmoiError
 from qmoi.services.intake import Intake
 

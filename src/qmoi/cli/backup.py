@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 
+from qmoi.bootstrap import backup_backend, restore_database, schema_revision, snapshot_database
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import FAILED, out
 from qmoi.config import Settings, redact_database_url
-from qmoi.db import backup
-from qmoi.db.migrate import current_revision
 from qmoi.security.sealing import Unsealable, header_of, seal, unseal
 from qmoi.security.secret_key import key_from, key_id, retired_keys
 
@@ -47,11 +46,11 @@ def create_command(
     key = _key(settings, may_create=settings.sandbox)
     url = settings.database_url
     header = {
-        "backend": backup.backend_of(url),
-        "revision": current_revision(cli.container().engine),
+        "backend": backup_backend(url),
+        "revision": schema_revision(cli.container().engine),
         "created_at": datetime.now(UTC).isoformat(),
     }
-    sealed = seal(key, header, gzip.compress(backup.snapshot(url)))
+    sealed = seal(key, header, gzip.compress(snapshot_database(url)))
     out_file.write_bytes(sealed)
     out_file.chmod(0o600)
     out.print(
@@ -75,7 +74,7 @@ def restore_command(ctx: typer.Context, file: Annotated[Path, typer.Argument()])
     except Unsealable as exc:
         out.print(f"{file}: {exc} — check QMOI_SECRET_KEY (or var/secret.key)", markup=False)
         raise typer.Exit(FAILED) from None
-    backup.restore(settings.database_url, str(header["backend"]), gzip.decompress(data))
+    restore_database(settings.database_url, str(header["backend"]), gzip.decompress(data))
     out.print(
         f"restored {file} (made {header['created_at']}, schema {header['revision']}) into "
         f"{redact_database_url(settings.database_url)}",

@@ -6,13 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from qmoi import logs
-from qmoi.bootstrap import Container, build
+from qmoi.bootstrap import Container, build, complete_from_vault
 from qmoi.cli.private import make_private
-from qmoi.config import RawValues, Report, Settings, load_settings, read_raw
-from qmoi.services import vault
+from qmoi.config import RawValues, Report, Settings, load_settings, read_raw, secret_values
 
 
 @dataclass
@@ -31,7 +28,7 @@ class CliContext:
                 self.report = report
 
             self._settings = load_settings(
-                self.env_file, self.config_file, on_report=keep, complete=vault.complete
+                self.env_file, self.config_file, on_report=keep, complete=complete_from_vault
             )
             s = self._settings
             logs.configure(
@@ -39,21 +36,21 @@ class CliContext:
                 debug=s.debug or debug,
                 debug_airtel=s.airtel.debug,
                 console=debug,
-                secrets=_secrets(s),
+                secrets=secret_values(s),
             )
             make_private(s)
         return self._settings
 
     def raw(self) -> RawValues:
         """Every configured value as text, the credential vault's included."""
-        return vault.complete(read_raw(self.env_file, self.config_file))
+        return complete_from_vault(read_raw(self.env_file, self.config_file))
 
     def container(self) -> Container:
         if self._container is None:
             settings = self.settings()
             clock = None
             if settings.sandbox:  # tell the running sandbox's simulated time, if any
-                from qmoi.cli.runtime import load_clock
+                from qmoi.cli.simulation import load_clock
 
                 clock = load_clock(settings.var_dir)
             self._container = build(settings, clock=clock)
@@ -67,22 +64,3 @@ class CliContext:
             callback()
         if self._container is not None:
             self._container.close()
-
-
-def _secrets(settings: Settings) -> list[SecretStr | None]:
-    a, m, n = settings.airtel, settings.mpesa, settings.notify
-    return [
-        a.client_secret,
-        a.pin,
-        a.callback_secret,
-        m.consumer_key,
-        m.consumer_secret,
-        m.passkey,
-        m.initiator_password,
-        m.callback_token,
-        settings.master_key,
-        settings.secret_key,
-        n.webhook_secret,
-        n.smtp_password,
-        n.sms_api_key,
-    ]

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from qmoi.bootstrap import require_current
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import FAILED, out
-from qmoi.db.migrate import require_current
 from qmoi.services.keys import ROLES, create_key, list_keys, revoke_key
 from qmoi.services.ports import UnitOfWorkFactory
 

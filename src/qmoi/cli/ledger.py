@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from qmoi.bootstrap import require_current
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import FAILED, out
-from qmoi.db.migrate import require_current
 from qmoi.services.bookkeeping import verify_ledger
 
 app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)

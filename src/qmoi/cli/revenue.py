@@ -22,10 +22,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from qmoi.bootstrap import policy_from
+from qmoi.bootstrap import require_current
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import FAILED, out
-from qmoi.db.migrate import require_current
 from qmoi.errors import ConfigError
 from qmoi.services import days, metrics
 from qmoi.services.context import Services
@@ -45,13 +44,7 @@ ApiUrl = Annotated[
 def _services(cli: CliContext) -> Services:
     container = cli.container()
     require_current(container.engine)
-    settings = cli.settings()
-    return Services(
-        uows=container.uow,
-        providers={},
-        policy=policy_from(settings, container.clock),
-        clock=container.clock,
-    )
+    return container.services
 
 
 def _providers(services: Services, provider: str | None) -> list[str]:
@@ -77,7 +70,7 @@ def status(
     rounds: Annotated[int, typer.Option("--rounds", min=0, hidden=True)] = 0,
 ) -> None:
     """Today's earnings, target, progress, streams and last transfer per provider, and
-    combined; ``--watch`` refreshes it in place."""
+    combined; --watch refreshes it in place."""
     services = _services(ctx.obj)
     names = _providers(services, provider)
     if as_json:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from qmoi.db import tables as t
 from qmoi.db.repositories import dialect_insert, inserted
+from qmoi.services.records import Delivery, Notification, StoredAnswer
 
 
 def _notification(r: Row[Any]) -> Notification:
@@ -36,17 +36,6 @@ class JobSlots:
             .returning(t.job_slots.c.job)
         )
         return inserted(self._session, statement)
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    id: int
-    kind: str
-    provider: str | None
-    message: str
-    payload: dict[str, Any]
-    created_at: datetime
-    delivered_at: datetime | None
 
 
 class NotificationOutbox:
@@ -124,13 +113,6 @@ class NotificationOutbox:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class StoredAnswer:
-    request_hash: str
-    status_code: int | None
-    body: str | None
-
-
 class IdempotencyKeys:
     """Same key and same body → the stored answer; same key, other body → a conflict."""
 
@@ -170,14 +152,6 @@ class IdempotencyKeys:
                 t.idempotency_keys.c.scope == scope, t.idempotency_keys.c.key == key
             )
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    id: int
-    notification: Notification
-    channel: str
-    attempts: int
 
 
 class DeliveryLog:

@@ -9,7 +9,6 @@ after a few failures, parked (``failed``) so that it cannot hold up the others.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select, update
@@ -17,27 +16,7 @@ from sqlalchemy.orm import Session
 
 from qmoi.db import tables as t
 from qmoi.db.repositories import dialect_insert
-
-
-@dataclass(frozen=True, slots=True)
-class InboxItem:
-    id: int
-    provider: str
-    kind: str
-    event_id: str
-    received_at: datetime
-    body: str
-    attempts: int = 0  # processing attempts that failed so far
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """What became of one processed item: its new status, why, and its failed attempts."""
-
-    item_id: int
-    status: str
-    reason: str | None = None
-    attempts: int = 0
+from qmoi.services.records import InboxItem, Mark
 
 
 class InboxRepository:

@@ -3,23 +3,13 @@ secret itself, which is shown once when the key is made."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from qmoi.db import tables as t
-
-
-@dataclass(frozen=True, slots=True)
-class StoredKey:
-    key_id: str
-    name: str
-    role: str
-    digest: str
-    created_at: datetime
-    revoked_at: datetime | None
+from qmoi.services.records import StoredKey
 
 
 class ApiKeyRepository:

@@ -1,11 +1,9 @@
 """The read side: transaction history across collections, transfers and fees, newest
 first, filtered and cursor-paginated (keyset on (created_at, kind, id): stable under
-concurrent inserts, no OFFSET scans)."""
+concurrent inserts, no OFFSET scans; the cursors are :mod:`qmoi.services.history`'s)."""
 
 from __future__ import annotations
 
-import base64
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,54 +11,20 @@ from sqlalchemy import and_, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from qmoi.db import tables as t
-
-KINDS = ("collection", "transfer", "fee")
-
-
-@dataclass(frozen=True)
-class HistoryFilter:
-    provider: str
-    since: datetime | None = None
-    until: datetime | None = None
-    stream: str | None = None
-    status: str | None = None
-    kind: str | None = None
+from qmoi.services.records import HistoryFilter, HistoryRow
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    id: int
-    kind: str
-    trigger: str | None
-    stream: str | None
-    amount_minor: int
-    currency: str
-    status: str
-    msisdn: str | None
-    provider_reference: str | None
-    reference: str
-    created_at: datetime
-    reason: str | None
+class HistoryQuery:
+    """The read port of the transactions history (:class:`qmoi.services.ports.History`)."""
 
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
-def encode_cursor(row: HistoryRow) -> str:
-    raw = f"{row.created_at.isoformat()}|{row.kind}|{row.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str, int]:
-    """Raises ValueError for anything that is not one of our cursors."""
-    padded = cursor + "=" * (-len(cursor) % 4)
-    at, kind, ident = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
-    if kind not in KINDS:
-        raise ValueError("unknown kind in cursor")
-    when = datetime.fromisoformat(at)
-    if when.tzinfo is None:
-        raise ValueError("cursor time has no zone")
-    number = int(ident)
-    if not 0 <= number < 2**63:  # ids are 64-bit: a larger one would overflow the query
-        raise ValueError("id out of range in cursor")
-    return when, kind, number
+    def page(
+        self, where: HistoryFilter, limit: int, cursor: tuple[datetime, str, int] | None
+    ) -> list[HistoryRow]:
+        """Up to ``limit`` rows after ``cursor``, newest first."""
+        return history(self._session, where, limit, cursor)
 
 
 def history(

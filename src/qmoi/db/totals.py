@@ -6,26 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from qmoi.db import tables as t
 from qmoi.db.repositories import dialect_insert, inserted
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    provider: str
-    business_day: date
-    kind: str
-    closed_at: datetime
-    currency: str
-    earned_minor: int
-    totals: dict[str, int]
-    target_minor: int
+from qmoi.services.records import Close
 
 
 class RevenueTotalsRepository:

@@ -13,15 +13,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from qmoi.db.collections import CollectionRepository
 from qmoi.db.coordination import DeliveryLog, IdempotencyKeys, JobSlots, NotificationOutbox
 from qmoi.db.engine import READ_ONLY, describe
 from qmoi.db.inbox import InboxRepository
 from qmoi.db.keys import ApiKeyRepository
 from qmoi.db.observed import ObservedRepository
+from qmoi.db.queries import HistoryQuery
 from qmoi.db.repositories import AccountDirectory, AuditRepository, LedgerRepository, MetaRepository
 from qmoi.db.totals import RevenueTotalsRepository
+from qmoi.db.transfers import TransferRepository
 from qmoi.db.vault import VaultRepository
-from qmoi.db.work import CollectionRepository, TransferRepository
 from qmoi.domain.audit import AuditSigner
 from qmoi.domain.clock import Clock
 from qmoi.errors import StoreError
@@ -69,6 +71,7 @@ class SqlUnitOfWork(AbstractContextManager["SqlUnitOfWork"]):
         self.deliveries = DeliveryLog(self.session)
         self.keys = ApiKeyRepository(self.session)
         self.vault = VaultRepository(self.session)
+        self.history = HistoryQuery(self.session)
         return self
 
     @contextmanager

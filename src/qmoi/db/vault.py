@@ -6,7 +6,6 @@ among them), without creating a database that is not there yet."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,9 @@ from sqlalchemy.orm import Session
 from qmoi.db import tables as t
 from qmoi.db.engine import create_db_engine, describe, parse_url
 from qmoi.errors import StoreError
+from qmoi.services.records import StoredSecret
 
 V = t.vault_secrets
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSecret:
-    name: str
-    key_id: str
-    sealed: bytes
-    updated_at: datetime
 
 
 def _stored(row: Row[Any]) -> StoredSecret:

@@ -1,4 +1,4 @@
-"""The auto-transfer rule of MISSION.md, as pure arithmetic.
+"""The auto-transfer rule, as pure arithmetic.
 
 For each provider, whenever today's earnings not yet auto-transferred reach the chunk,
 exactly one chunk goes to the owner. Each chunk has a deterministic identity built from

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from qmoi.errors import QmoiError
+
+class QmoiError(Exception):
+    """Anything QMOI raises on purpose; ``code`` is stable and machine-readable. Defined
+    here, with the domain's errors, because the domain imports nothing outside itself;
+    :mod:`qmoi.errors` holds the rest of the tree."""
+
+    code = "qmoi_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class DomainError(QmoiError):

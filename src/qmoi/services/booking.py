@@ -24,6 +24,7 @@ from qmoi.domain.retry import next_check_in
 from qmoi.domain.states import CollectionState
 from qmoi.providers.base import FailureReason, Outcome, ProviderStatus
 from qmoi.services.bookkeeping import record_entries, record_entry
+from qmoi.services.conflicts import ConcurrentUpdate
 from qmoi.services.policy import Policy
 from qmoi.services.ports import UnitOfWork
 
@@ -36,10 +37,6 @@ C = CollectionState
 EXPIRY_FLOOR_S = 120.0
 #: … and before "no such transaction" is believed (a push still on its way)
 NOT_FOUND_FLOOR_S = 10.0
-
-
-class ConcurrentUpdate(Exception):
-    """Another process moved this item first; roll back and reload."""
 
 
 def book_revenue(

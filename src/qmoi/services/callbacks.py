@@ -40,20 +40,17 @@ from qmoi.providers.base import (
     ExpectedTransaction,
     FailureReason,
     Outcome,
+    PaymentProvider,
     ProviderStatus,
+    ValidatesDirectPayments,
     callback_mismatches,
 )
-from qmoi.services.booking import (
-    ConcurrentUpdate,
-    apply_collection_status,
-    book_many,
-    bookable_in_bulk,
-    receipt_of,
-)
+from qmoi.services.booking import apply_collection_status, book_many, bookable_in_bulk, receipt_of
+from qmoi.services.conflicts import ConcurrentUpdate
 from qmoi.services.context import Services
 from qmoi.services.intake import Arrival, Intake
 from qmoi.services.ports import InboxItem, Mark, UnitOfWork
-from qmoi.services.transfers import apply_transfer_status
+from qmoi.services.transfer_outcomes import apply_transfer_status
 from qmoi.services.trust import ask_about_collection, ask_about_transfer, claims_success, is_proof
 
 log = structlog.get_logger("qmoi.services.callbacks")
@@ -107,7 +104,7 @@ async def receive(
         log.warning("callback.rejected", provider=provider, kind=kind.value, reason=exc.reason)
         return _refusal(exc.reason, exc.detail)
     if kind is K.C2B_VALIDATION:
-        return await asyncio.to_thread(_validate_c2b, services, event)
+        return await asyncio.to_thread(_validate_c2b, connector, event)
     if reply_to is not None or event.kind in ANSWER_KINDS:
         return await _answer(services, provider, kind, event, body, reply_to)
     new = await intake.store(
@@ -149,10 +146,14 @@ async def _answer(
     return Receipt(services.providers[provider].callback_answer(event, True), 200, "answer")
 
 
-def _validate_c2b(services: Services, event: CallbackEvent) -> Receipt:
-    connector = services.providers["mpesa"]
-    decide = getattr(connector, "decide_c2b", None)
-    accepted = True if decide is None else bool(decide(event).accepted)
+def _validate_c2b(connector: PaymentProvider, event: CallbackEvent) -> Receipt:
+    """A provider asking whether to take an unprompted payment: the connector decides
+    (one that has no rules for it takes every payment)."""
+    accepted = (
+        connector.decide_c2b(event).accepted
+        if isinstance(connector, ValidatesDirectPayments)
+        else True
+    )
     return Receipt(
         connector.callback_answer(event, accepted),
         200,

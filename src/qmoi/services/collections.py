@@ -19,18 +19,16 @@ from qmoi.domain.retry import next_check_in
 from qmoi.domain.states import CollectionState
 from qmoi.domain.streams import StreamKey, stream
 from qmoi.providers.base import (
-    AuthenticationFailed,
     CollectRequest,
-    FailureReason,
     NotSent,
-    Outcome,
-    OutcomeUnknown,
     ProviderError,
     ProviderStatus,
-    Rejected,
+    capabilities_of,
 )
-from qmoi.services.booking import ConcurrentUpdate, apply_collection_status
+from qmoi.services.booking import apply_collection_status
+from qmoi.services.conflicts import retrying
 from qmoi.services.context import Services
+from qmoi.services.ports import UnitOfWork
 from qmoi.services.transient import patiently
 
 log = structlog.get_logger("qmoi.services.collections")
@@ -62,9 +60,10 @@ class InvalidRequest(DomainError):
 
 
 def validate(services: Services, provider: str, requests: list[PaymentRequest]) -> None:
-    from qmoi.config import normalise_msisdn  # the one phone-number rule, shared
+    from qmoi.domain.msisdn import normalise_msisdn  # the one phone-number rule, shared
 
     policy = services.policy.provider(provider)
+    capabilities = capabilities_of(services.providers.get(provider))
     if not requests:
         raise InvalidRequest(0, "give at least one payment request")
     if len(requests) > MAX_REQUESTS:
@@ -77,8 +76,9 @@ def validate(services: Services, provider: str, requests: list[PaymentRequest]) 
             raise InvalidRequest(
                 index, f"amount must be a positive {policy.currency} amount", InvalidAmount.code
             )
-        if provider == "mpesa" and request.amount.minor % 100:
-            raise InvalidRequest(index, "M-Pesa takes whole shillings only", InvalidAmount.code)
+        problem = capabilities.amount_problem(request.amount, "takes")
+        if problem is not None:
+            raise InvalidRequest(index, problem, InvalidAmount.code)
         stream(request.stream)
 
 
@@ -147,21 +147,8 @@ async def send_collection(services: Services, collection: Collection) -> Collect
         submission = await connector.collect(request)
     except NotSent as exc:
         return _record_not_sent(services, collection, exc)
-    except OutcomeUnknown as exc:
-        status = ProviderStatus(Outcome.UNKNOWN, exc.provider_code or "unknown", exc.detail)
-        return await record_status(services, collection, status, "collect", request_id=None)
-    except (Rejected, AuthenticationFailed) as exc:
-        reason = (
-            FailureReason.AUTHORIZATION
-            if isinstance(exc, AuthenticationFailed)
-            else FailureReason.INVALID_REQUEST
-        )
-        status = ProviderStatus(
-            Outcome.FAILED, exc.provider_code or exc.code, exc.detail, reason=reason
-        )
-        return await record_status(services, collection, status, "collect", request_id=None)
     except ProviderError as exc:
-        status = ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
+        status = exc.as_send_status()
         return await record_status(services, collection, status, "collect", request_id=None)
     return await record_status(
         services,
@@ -196,28 +183,23 @@ def _record_status(
     *,
     request_id: str | None,
 ) -> Collection:
-    for _ in range(3):
-        with services.uows() as uow:
-            current = uow.collections.by_reference(collection.reference)
-            assert current is not None  # noqa: S101 - stored before sending
-            if request_id and not current.provider_request_id:
-                current = replace(current, provider_request_id=request_id)
-                uow.collections.save(current, current.state)
-            if source in SENDS:
-                # the push's prompt runs from now, not from the request: it may have
-                # been sent again after a refusal, or after its sender died
-                current = replace(current, sent_at=uow.now)
-            try:
-                updated = apply_collection_status(
-                    uow, services.policy, current, status, source=source
-                )
-            except ConcurrentUpdate:
-                continue
-            uow.commit()
-        if updated.state is CollectionState.SUCCEEDED:
-            services.wake()
-        return updated
-    raise ConcurrentUpdate(collection.reference)
+
+    def step(uow: UnitOfWork) -> Collection:
+        current = uow.collections.by_reference(collection.reference)
+        assert current is not None  # noqa: S101 - stored before sending
+        if request_id and not current.provider_request_id:
+            current = replace(current, provider_request_id=request_id)
+            uow.collections.save(current, current.state)
+        if source in SENDS:
+            # the push's prompt runs from now, not from the request: it may have been
+            # sent again after a refusal, or after its sender died
+            current = replace(current, sent_at=uow.now)
+        return apply_collection_status(uow, services.policy, current, status, source=source)
+
+    updated = retrying(services.uows, collection.reference, step)
+    if updated.state is CollectionState.SUCCEEDED:
+        services.wake()
+    return updated
 
 
 def _record_not_sent(services: Services, collection: Collection, exc: NotSent) -> Collection:

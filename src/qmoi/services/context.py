@@ -18,7 +18,7 @@ def _nothing() -> None:
     return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
     uows: UnitOfWorkFactory
     providers: Mapping[str, PaymentProvider]

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 
 import structlog
 
-from qmoi.db.totals import Close
 from qmoi.services.context import Services
 from qmoi.services.metrics import provider_figures
+from qmoi.services.records import Close
 
 log = structlog.get_logger("qmoi.services.days")
 

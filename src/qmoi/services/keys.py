@@ -14,9 +14,9 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from qmoi.db.keys import StoredKey
 from qmoi.errors import ConfigError
 from qmoi.services.ports import UnitOfWorkFactory
+from qmoi.services.records import StoredKey
 
 ROLES = ("owner", "operator", "viewer", "auditor")
 KEY_FORMAT = re.compile(r"^qk_([0-9a-f]{8})_([A-Za-z0-9_-]{32,64})$")

@@ -1,4 +1,5 @@
-"""Today's figures per provider and combined, in MISSION.md's shape.
+"""Today's figures per provider and combined, in the shape the original design's API
+gave them (``GET /api/qmoi/revenue/metrics``).
 
 Read from the pre-aggregated revenue totals and the day's closes — a few rows whatever
 the size of the ledger. "Today" is the calendar day in QMOI_TIMEZONE; after a Z-report
@@ -17,6 +18,7 @@ from qmoi.domain.money import Money
 from qmoi.domain.streams import STREAMS, StreamKey
 from qmoi.domain.targets import growth, next_day_target, progress_percent, split_target
 from qmoi.domain.transfer import Transfer
+from qmoi.providers.base import PROVIDERS
 from qmoi.services.context import Services
 from qmoi.services.policy import Policy
 from qmoi.services.ports import UnitOfWork
@@ -132,7 +134,8 @@ def _transfer_summary(transfer: Transfer | None) -> dict[str, Any] | None:
 
 
 def metrics(services: Services, now: datetime | None = None) -> dict[str, Any]:
-    """The metrics answer: ``{"airtel": {...}, "mpesa": {...}, "combined": {...}}``."""
+    """The metrics answer: ``{"airtel": {...}, "mpesa": {...}, "combined": {...}}``, the
+    combined figures naming each provider's earnings."""
     now = now or services.clock.now()
     by_provider = figures(services, services.policy.day(now))
     answer: dict[str, Any] = {}
@@ -168,8 +171,7 @@ def metrics(services: Services, now: datetime | None = None) -> dict[str, Any]:
     same = [f for f in by_provider.values() if f.earned.currency == currency]
     combined = Money(sum(f.earned.minor for f in same), currency)
     answer["combined"] = {
-        "airtel": answer.get("airtel", {}).get("dailyEarnings", 0),
-        "mpesa": answer.get("mpesa", {}).get("dailyEarnings", 0),
+        **{name: answer.get(name, {}).get("dailyEarnings", 0) for name in PROVIDERS},
         "combined": amount(combined),
         "target": amount(policy.combined_target),
         "progress": percent(progress_percent(combined, policy.combined_target)),

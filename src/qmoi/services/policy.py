@@ -22,11 +22,11 @@ class ProviderPolicy:
     daily_target: Money
     chunk: Money
     growth_goal: Decimal
-    #: a collection re-sent with the same reference cannot charge twice (Airtel dedupes
-    #: transaction ids; an M-Pesa STK push has no client id, so it is never re-sent)
+    #: a collection re-sent with the same reference cannot charge twice (as the
+    #: connector's ``Capabilities`` say; a push that is not is never re-sent blind)
     idempotent_collect: bool
-    #: the payout's result carries no fee: ask the provider for it afterwards (Daraja's
-    #: B2C result has none; Transaction Status reports DebitPartyCharges)
+    #: the payout's result carries no fee: ask the provider for it afterwards (as the
+    #: connector's ``Capabilities`` say)
     fee_by_enquiry: bool = False
     c2b_rules: tuple[tuple[str, StreamKey], ...] = ()
     c2b_default_stream: StreamKey = StreamKey.DIGITAL_PAYMENTS

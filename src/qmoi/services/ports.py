@@ -1,6 +1,8 @@
 """What the services need from the outside world, as Protocols: the unit of work and
-its repositories. The SQL store implements them (``qmoi.db``); tests may hand in fakes
-built to the same shape. The small record types come from the store modules."""
+its repositories. The SQL store implements them (``qmoi.db``); the tests' in-memory
+store (``tests/fake_store.py``) does too. The small records they pass are defined
+beside them (:mod:`qmoi.services.records`), so the store depends on the services'
+vocabulary, never the other way round."""
 
 from __future__ import annotations
 
@@ -10,18 +12,24 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from qmoi.db.coordination import Delivery, Notification, StoredAnswer
-from qmoi.db.inbox import InboxItem as InboxItem
-from qmoi.db.inbox import Mark as Mark
-from qmoi.db.keys import StoredKey
-from qmoi.db.totals import Close
-from qmoi.db.vault import StoredSecret
 from qmoi.domain.audit import AuditRecord
 from qmoi.domain.collection import Collection
 from qmoi.domain.ledger import JournalEntry
 from qmoi.domain.money import Money
 from qmoi.domain.states import CollectionState, TransferState
 from qmoi.domain.transfer import Transfer
+from qmoi.services.records import (
+    Close,
+    Delivery,
+    HistoryFilter,
+    HistoryRow,
+    Notification,
+    StoredAnswer,
+    StoredKey,
+    StoredSecret,
+)
+from qmoi.services.records import InboxItem as InboxItem
+from qmoi.services.records import Mark as Mark
 
 
 class Ledger(Protocol):
@@ -212,6 +220,21 @@ class Observed(Protocol):
     def version(self) -> str: ...
 
 
+class History(Protocol):
+    """The read side: a provider's collections, transfers and fees, newest first."""
+
+    def page(
+        self, where: HistoryFilter, limit: int, cursor: tuple[datetime, str, int] | None
+    ) -> list[HistoryRow]: ...
+
+
+class SealedSecrets(Protocol):
+    """Reads the vault before the settings exist (a provider secret may be in it): every
+    sealed secret in the database at ``url``, none when there is no database yet."""
+
+    def __call__(self, url: str) -> list[StoredSecret]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction; ``with`` it, work through its repositories, then ``commit()``."""
 
@@ -245,6 +268,8 @@ class UnitOfWork(Protocol):
     def vault(self) -> Vault: ...
     @property
     def deliveries(self) -> Deliveries: ...
+    @property
+    def history(self) -> History: ...
 
     def savepoint(self) -> AbstractContextManager[None]: ...
 

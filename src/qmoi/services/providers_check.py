@@ -34,16 +34,16 @@ from qmoi.providers.base import (
     ProviderName,
     ResultWaiter,
 )
-from qmoi.providers.registry import base_url_of, build_provider, fetch_token, mpesa_callback_base
+from qmoi.providers.registry import (
+    base_url_of,
+    build_provider,
+    capabilities_for,
+    fetch_token,
+    mpesa_callback_base,
+)
 
 #: How long to wait for a Daraja balance result that comes back to this process.
 DEFAULT_RESULT_TIMEOUT_S = 20.0
-
-_CREDENTIALS: dict[ProviderName, str] = {
-    "airtel": "AIRTEL_CLIENT_ID and AIRTEL_CLIENT_SECRET",
-    "mpesa": "MPESA_CONSUMER_KEY and MPESA_CONSUMER_SECRET",
-}
-_INITIATOR = "MPESA_INITIATOR_NAME, MPESA_INITIATOR_PASSWORD and MPESA_CERTIFICATE"
 
 
 class Verdict(StrEnum):
@@ -125,7 +125,7 @@ async def _check(settings: Settings, target: ProviderTarget) -> list[Fact]:
     waiter = _Watched(target.results)
     callback_base = target.callback_base_url
     no_callback: str | None = None
-    if name == "mpesa" and callback_base is None:
+    if capabilities_for(name).results_by_callback and callback_base is None:
         try:
             callback_base = mpesa_callback_base(settings)
         except ConfigError as exc:
@@ -172,7 +172,8 @@ async def _token_fact(provider: PaymentProvider, target: ProviderTarget, url: st
         return Fact(
             name,
             Verdict.FAILED,
-            f"{name}: the token request was refused{code} — check {_CREDENTIALS[name]}",
+            f"{name}: the token request was refused{code} — check "
+            f"{capabilities_for(name).credential_settings}",
         )
     except ProviderError as exc:
         return Fact(name, Verdict.FAILED, _error_line(name, "token request", exc, target, url))
@@ -196,7 +197,7 @@ async def _balance_fact(
     except ConfigError as exc:
         return Fact(name, Verdict.NOTE, f"{name}: balance not checked — {exc.message}")
     except OutcomeUnknown as exc:
-        if name == "mpesa" and waiter.accepted:
+        if capabilities_for(name).results_by_callback and waiter.accepted:
             if target.results is None:
                 where = _redacted(callback_base or "", settings)
                 return Fact(
@@ -213,7 +214,8 @@ async def _balance_fact(
             )
         return Fact(name, Verdict.FAILED, _error_line(name, "balance request", exc, target, url))
     except AuthenticationFailed as exc:
-        check = _INITIATOR if name == "mpesa" else _CREDENTIALS[name]
+        said = capabilities_for(name)
+        check = said.operator_settings or said.credential_settings
         return Fact(
             name,
             Verdict.FAILED,
@@ -222,8 +224,8 @@ async def _balance_fact(
         )
     except ProviderError as exc:
         return Fact(name, Verdict.FAILED, _error_line(name, "balance request", exc, target, url))
-    if name == "mpesa":
-        account = str(balance.raw.get("account") or "account")
+    account = balance.raw.get("account")  # a provider with several accounts names it
+    if account:
         return Fact(
             name, Verdict.PASSED, f"{name}: balance query answered ({account} {balance.available})"
         )

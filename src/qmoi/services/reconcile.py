@@ -47,7 +47,8 @@ from qmoi.providers.base import (
     ProviderStatus,
     Statements,
 )
-from qmoi.services.booking import ConcurrentUpdate, apply_collection_status
+from qmoi.services.booking import apply_collection_status
+from qmoi.services.conflicts import ConcurrentUpdate
 from qmoi.services.context import Services
 
 log = structlog.get_logger("qmoi.services.reconcile")

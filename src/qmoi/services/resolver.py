@@ -22,7 +22,7 @@ from qmoi.providers.base import DirectPayments, Outcome, ProviderError, Provider
 from qmoi.services.collections import record_status, send_collection
 from qmoi.services.context import Services
 from qmoi.services.statement import can_read_statement, from_statement, statement_due
-from qmoi.services.transfers import advance_transfer, claim_due_transfers
+from qmoi.services.transfer_sending import advance_transfer, claim_due_transfers
 
 log = structlog.get_logger("qmoi.services.resolver")
 
@@ -125,7 +125,7 @@ async def _enquire(services: Services, collection: Collection) -> ProviderStatus
             collection.reference, collection.provider_request_id or ""
         )
     except ProviderError as exc:
-        return ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
+        return exc.as_status()
 
 
 async def resolve_transfers(services: Services, limit: int = 5) -> int:

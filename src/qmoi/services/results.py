@@ -27,9 +27,10 @@ def result_event_id(key: str) -> str:
 
 class StoredResultWaiter:
     """In-process delivery when the result arrives here, the inbox when it arrives at
-    another process."""
+    another process. ``provider``: whose results these are (the inbox keeps them under
+    that provider's name); the bootstrap names it."""
 
-    def __init__(self, uows: UnitOfWorkFactory, provider: str = "mpesa") -> None:
+    def __init__(self, uows: UnitOfWorkFactory, provider: str) -> None:
         self._uows = uows
         self._provider = provider
         self._local = InMemoryResultWaiter()

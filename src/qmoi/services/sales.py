@@ -1,4 +1,4 @@
-"""The sandbox traffic model of MISSION.md: every cycle (5 simulated minutes), for each
+"""The sandbox traffic model: every cycle (5 simulated minutes), for each
 provider and stream, one simulated customer is asked for a uniformly random whole-shilling
 amount in the stream's range; the emulator's customer approves with the stream's success
 rate or fails with the network's real codes. Sandbox only — and the resulting revenue is

@@ -78,7 +78,7 @@ async def from_statement(services: Services, collection: Collection) -> Provider
             "statement.unread", reference=collection.reference, code=exc.code,
             provider_code=exc.provider_code, detail=exc.detail,
         )  # fmt: skip
-        return ProviderStatus(Outcome.UNKNOWN, exc.provider_code or exc.code, exc.detail)
+        return exc.as_status()
     provider = collection.provider
     with services.uows(read_only=True) as uow:
         unbooked = [

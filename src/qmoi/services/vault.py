@@ -20,7 +20,6 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from qmoi.config import SECRET_VARIABLES, RawValues, build_settings, store_location
-from qmoi.db.vault import StoredSecret, read_sealed
 from qmoi.errors import ConfigError
 from qmoi.security.secret_key import (
     MIN_TEXT_LENGTH,
@@ -32,7 +31,8 @@ from qmoi.security.secret_key import (
     pending_key,
 )
 from qmoi.security.vault import Keyring, Sealed, VaultLocked
-from qmoi.services.ports import UnitOfWorkFactory
+from qmoi.services.ports import SealedSecrets, UnitOfWorkFactory
+from qmoi.services.records import StoredSecret
 
 #: every secret setting but the key that opens the vault
 VAULT_NAMES = tuple(sorted(SECRET_VARIABLES - {"QMOI_SECRET_KEY"}))
@@ -66,10 +66,11 @@ class VaultEntry:
     updated_at: datetime
 
 
-def complete(raw: RawValues) -> RawValues:
-    """``raw`` with the vault's secrets added where no other source set them."""
+def complete(raw: RawValues, sealed: SealedSecrets) -> RawValues:
+    """``raw`` with the vault's secrets added where no other source set them; ``sealed``
+    reads them from the store before the settings exist (bootstrap hands it in)."""
     key = VaultKey.of(raw)
-    stored = [s for s in read_sealed(store_location(raw).database_url) if s.name not in raw.values]
+    stored = [s for s in sealed(store_location(raw).database_url) if s.name not in raw.values]
     if not stored:
         return raw
     try:

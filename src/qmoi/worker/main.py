@@ -3,8 +3,9 @@ resolving collections, day roll-over and (sandbox) the sales cycle.
 
 Each job runs on its own cadence and is safe to run in several processes at once: work
 is claimed with ``SKIP LOCKED`` leases, chunk identities and job slots are unique in the
-database. ``wake()`` (thread-safe) makes the next round start now — the API calls it when
-a callback arrives, so a payment is booked and its auto-transfer planned within moments.
+database. The container's doorbell (rung by the services from any thread, e.g. when a
+callback arrives) makes the next round start now, so a payment is booked and its
+auto-transfer planned within moments.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from qmoi.bootstrap import Doorbell
 from qmoi.domain.streams import StreamKey
 from qmoi.services import callbacks, days, health, notify, reconcile, resolver, sales, transfers
 from qmoi.services.context import Services
@@ -56,14 +58,15 @@ class Worker:
         seed: int | None = None,
         name: str | None = None,
         jobs: frozenset[str] | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self.services = services
         self.cadence = cadence or Cadence()
         self.sales_customers = sales_customers
         self.rng = random.Random(seed)  # noqa: S311 - sandbox simulation only
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        #: the services ring it (see ``Services.wake``) when work arrives
+        self.doorbell = doorbell or Doorbell()
         self._last: dict[str, float] = {}
         #: the reconciliation pass waits for providers' answers (Daraja's come by
         #: callback): it runs beside the loop, never holding up the inbox or payouts
@@ -75,20 +78,22 @@ class Worker:
 
     def wake(self) -> None:
         """Start the next round now; callable from any thread."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
+        self.doorbell.ring()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        self._loop = asyncio.get_running_loop()
+    async def run(self, stop: asyncio.Event, *, jobs: frozenset[str] | None = None) -> None:
+        """Run rounds until ``stop``; ``jobs``: only these (an API process drains only
+        the inbox), else the ones given at construction."""
+        if jobs is not None:
+            self.jobs = jobs
+        self.doorbell.listen()
         log.info("worker.started", name=self.name)
         while not stop.is_set():
             await self.round()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.cadence.inbox)
+                await asyncio.wait_for(self.doorbell.event.wait(), timeout=self.cadence.inbox)
             except TimeoutError:
                 pass
-            self._wake.clear()
+            self.doorbell.event.clear()
         if self._reconciling is not None:
             self._reconciling.cancel()
             await asyncio.gather(self._reconciling, return_exceptions=True)
@@ -96,7 +101,7 @@ class Worker:
 
     async def round(self, *, force: bool = False) -> None:
         """Run every job that is due (all of them with ``force``)."""
-        woken = self._wake.is_set()
+        woken = self.doorbell.event.is_set()
         services = self.services
         await self._job("inbox", 0.0, self._drain_inbox)
         await self._job("plan", 0.0 if woken or force else self.cadence.plan, self._plan)

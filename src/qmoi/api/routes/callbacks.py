@@ -3,8 +3,9 @@ and answers at once; booking happens when the inbox is processed.
 
 Airtel posts collection and disbursement callbacks to one URL; the transaction id tells
 them apart (transfers carry ``QMOI-…`` references, collections ``QC-…``). M-Pesa's are
-mounted twice: under MISSION.md's ``/api/mpesa/{token}/…`` and under ``/hooks/{token}/…``,
-the prefix QMOI registers with Daraja (Daraja refuses callback URLs containing "mpesa").
+mounted twice: under the original design's ``/api/mpesa/{token}/…`` and under
+``/hooks/{token}/…``, the prefix QMOI registers with Daraja (Daraja refuses callback URLs
+containing "mpesa").
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ async def _mpesa(request: Request, svc: Services, token: str, sub: str) -> JSONR
     return JSONResponse(receipt.body, status_code=receipt.status_code)
 
 
-@router.post("/api/mpesa/{token}/{sub:path}", summary="M-Pesa callbacks (MISSION.md path)")
+@router.post(
+    "/api/mpesa/{token}/{sub:path}", summary="M-Pesa callbacks (the original design's path)"
+)
 async def mpesa_callback(token: str, sub: str, request: Request, svc: ServicesDep) -> JSONResponse:
     return await _mpesa(request, svc, token, sub)
 

@@ -26,19 +26,20 @@ from qmoi.api.schemas import (
     TransferIn,
     TransferOut,
 )
-from qmoi.config import normalise_msisdn
-from qmoi.db.queries import HistoryFilter, decode_cursor, encode_cursor, history
 from qmoi.domain import accounts
 from qmoi.domain.clock import day_bounds
 from qmoi.domain.collection import Collection
 from qmoi.domain.errors import InvalidAmount, UnknownStream
 from qmoi.domain.money import Money, exponent
+from qmoi.domain.msisdn import normalise_msisdn
 from qmoi.domain.streams import StreamKey, stream
 from qmoi.domain.transfer import Transfer
 from qmoi.providers.base import ProviderError
 from qmoi.services import metrics as metrics_service
 from qmoi.services.collections import InvalidRequest, PaymentRequest, start_collections
 from qmoi.services.context import Services
+from qmoi.services.history import decode_cursor, encode_cursor
+from qmoi.services.records import HistoryFilter
 from qmoi.services.sales import run_cycle
 from qmoi.services.transfers import TransferRefused, manual_transfer
 
@@ -311,7 +312,7 @@ def transactions(
         kind=kind,
     )
     with svc.uows(read_only=True) as uow:
-        rows = history(uow.session, where, limit + 1, position)  # type: ignore[attr-defined]
+        rows = uow.history.page(where, limit + 1, position)
     page = rows[:limit]
     items = [
         {

@@ -1,0 +1,206 @@
+"""The sandbox's simulated world around a running QMOI: its clock, shared through a
+file with other processes, and (``qmoi start``) both emulators on loopback ports in
+threads of this process, on that clock, with their published sandbox credentials filled
+in for the connectors, and the simulated customers of the traffic model.
+
+This module, ``qmoi sandbox`` and the checks of ``qmoi validate --online`` are the only
+places outside the tests that import ``qmoi_sandbox``; the composition root never does.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from qmoi.config import Settings
+from qmoi.domain.clock import Clock, ScaledClock
+from qmoi.domain.streams import STREAMS, StreamKey
+from qmoi.errors import ConfigError
+from qmoi.providers.base import PaymentProvider
+from qmoi.providers.mpesa.client import MpesaConnector
+from qmoi.providers.sandbox import SandboxControl
+
+CUSTOMERS_PER_STREAM = 12
+
+CLOCK_FILE = "sandbox_clock.json"
+
+
+def sandbox_clock(speed: float, start: datetime | None) -> ScaledClock:
+    return ScaledClock(start or datetime.now(UTC), speed)
+
+
+def save_clock(var_dir: Path, clock: ScaledClock) -> None:
+    """Let other commands (``qmoi revenue status``) tell the sandbox's simulated time."""
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (var_dir / CLOCK_FILE).write_text(
+        json.dumps({"start": clock.start.isoformat(), "speed": clock.speed, "origin": clock.origin})
+    )
+
+
+def shared_clock(path: Path) -> ScaledClock:
+    clock = load_clock_file(path)
+    if clock is None:
+        raise ConfigError(
+            f"--sandbox-clock: {path} is not a readable clock file — it holds "
+            '{"start": ISO time, "speed": N, "origin": epoch seconds}, as `qmoi start` '
+            f"writes to {CLOCK_FILE}"
+        )
+    return clock
+
+
+def load_clock(var_dir: Path) -> ScaledClock | None:
+    return load_clock_file(var_dir / CLOCK_FILE)
+
+
+def load_clock_file(path: Path) -> ScaledClock | None:
+    try:
+        data = json.loads(path.read_text())
+        return ScaledClock(
+            datetime.fromisoformat(data["start"]), float(data["speed"]), float(data["origin"])
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def start_emulators(
+    settings: Settings, threads: ExitStack, clock: Clock, seed: int | None
+) -> tuple[Settings, dict[str, str]]:
+    """Both emulators, stopped when ``threads`` closes, on ``clock``, posting Airtel's
+    callbacks to ``settings.public_url``; returns the settings with their credentials
+    and the emulators' URLs."""
+    from qmoi_sandbox.airtel import AirtelSandboxConfig
+    from qmoi_sandbox.airtel import create_app as airtel_app
+    from qmoi_sandbox.common.server import serve_in_thread
+    from qmoi_sandbox.mpesa import MpesaSandboxConfig, MpesaState
+    from qmoi_sandbox.mpesa import create_app as mpesa_app
+
+    public_url = settings.public_url or ""
+    start = clock.now()
+    speed = getattr(clock, "speed", 1.0)
+    callback_key = secrets.token_hex(16)
+    airtel_config = AirtelSandboxConfig(
+        seed=seed,
+        speed=speed,
+        start=start,
+        callback_url=f"{public_url}/api/airtel/callback",
+        callback_auth=True,
+        callback_key=callback_key,
+        country=settings.airtel.country,
+        currency=settings.airtel.currency,
+    )
+    airtel_url = threads.enter_context(serve_in_thread(airtel_app(airtel_config)))
+    mpesa_config = MpesaSandboxConfig(
+        seed=None if seed is None else seed + 1, speed=speed, start=start
+    )
+    app = mpesa_app(mpesa_config)
+    state: MpesaState = app.state.mpesa
+    mpesa_url = threads.enter_context(serve_in_thread(app))
+    airtel = settings.airtel.model_copy(
+        update={
+            "client_id": airtel_config.client_id,
+            "client_secret": SecretStr(airtel_config.client_secret),
+            "pin": SecretStr(airtel_config.pin),
+            "base_url": airtel_url,
+            "callback_auth": True,
+            "callback_secret": SecretStr(callback_key),
+        }
+    )
+    mpesa = settings.mpesa.model_copy(
+        update={
+            "consumer_key": SecretStr(mpesa_config.consumer_key),
+            "consumer_secret": SecretStr(mpesa_config.consumer_secret),
+            "shortcode": mpesa_config.shortcode,
+            "shortcode_type": "paybill",
+            "till_number": mpesa_config.till_number,
+            "passkey": SecretStr(mpesa_config.passkey),
+            "initiator_name": mpesa_config.initiator,
+            "initiator_password": SecretStr(mpesa_config.initiator_password),
+            "certificate": state.keys.certificate_pem,
+            "base_url": mpesa_url,
+        }
+    )
+    updated = settings.model_copy(update={"airtel": airtel, "mpesa": mpesa})
+    return updated, {"airtel": airtel_url, "mpesa": mpesa_url}
+
+
+def sandbox_credentials(settings: Settings) -> Settings:
+    """Emulators started elsewhere (``qmoi sandbox``): their published credentials, at
+    AIRTEL_BASE_URL / MPESA_BASE_URL, unless configured otherwise."""
+    from qmoi_sandbox.airtel import AirtelSandboxConfig
+    from qmoi_sandbox.mpesa import MpesaSandboxConfig
+
+    a, m = AirtelSandboxConfig(), MpesaSandboxConfig()
+    if settings.airtel.base_url is None or settings.mpesa.base_url is None:
+        raise ConfigError(
+            "AIRTEL_BASE_URL / MPESA_BASE_URL: a sandbox API or worker needs "
+            "the emulators' URLs — run `qmoi sandbox airtel|mpesa --port P` "
+            "and set both"
+        )
+    airtel = settings.airtel.model_copy(
+        update={
+            "client_id": settings.airtel.client_id or a.client_id,
+            "client_secret": settings.airtel.client_secret or SecretStr(a.client_secret),
+            "pin": settings.airtel.pin or SecretStr(a.pin),
+        }
+    )
+    mpesa = settings.mpesa.model_copy(
+        update={
+            "consumer_key": settings.mpesa.consumer_key or SecretStr(m.consumer_key),
+            "consumer_secret": settings.mpesa.consumer_secret or SecretStr(m.consumer_secret),
+            "shortcode": settings.mpesa.shortcode or m.shortcode,
+            "passkey": settings.mpesa.passkey or SecretStr(m.passkey),
+            "initiator_name": settings.mpesa.initiator_name or m.initiator,
+            "initiator_password": settings.mpesa.initiator_password
+            or SecretStr(m.initiator_password),
+            "certificate": settings.mpesa.certificate
+            or _emulator_certificate(settings.mpesa.base_url),
+        }
+    )
+    return settings.model_copy(update={"airtel": airtel, "mpesa": mpesa})
+
+
+def _emulator_certificate(base_url: str) -> str:
+    """The Daraja emulator's certificate (``GET /sandbox/certificate``)."""
+    import httpx
+
+    try:
+        answer = httpx.get(f"{base_url.rstrip('/')}/sandbox/certificate", timeout=10.0)
+        answer.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise ConfigError(
+            f"MPESA_BASE_URL: the emulator's certificate could not be fetched "
+            f"({type(exc).__name__}) — is `qmoi sandbox mpesa` running there?"
+        ) from exc
+    return answer.text
+
+
+async def create_customers(emulators: dict[str, str]) -> dict[str, dict[StreamKey, list[str]]]:
+    """The traffic model's simulated customers: a pool per stream, approving with the
+    stream's success rate (docs/architecture.md)."""
+    pools: dict[str, dict[StreamKey, list[str]]] = {}
+    for provider, url in emulators.items():
+        control = SandboxControl(url)
+        try:
+            pools[provider] = {
+                s.key: await control.create_customers(
+                    CUSTOMERS_PER_STREAM, s.sandbox_success_percent / 100, s.key.value
+                )
+                for s in STREAMS
+            }
+        finally:
+            await control.aclose()
+    return pools
+
+
+async def register_c2b(providers: Mapping[str, PaymentProvider]) -> None:
+    """Register the paybill's C2B URLs with the emulator, so simulated customers may pay
+    the paybill directly."""
+    mpesa = providers["mpesa"]
+    if isinstance(mpesa, MpesaConnector):
+        await mpesa.register_c2b_urls()
