@@ -100,27 +100,29 @@ def connect(
     *,
     sandbox_customers: SandboxCustomers | None = None,
 ) -> Container:
-    """A running QMOI: ``container``'s store with both providers connected and the
-    services over them. ``settings``: as :func:`runtime_settings` completed them (and
-    the sandbox filled in its emulators' credentials)."""
+    """A running QMOI: ``container``'s store with its enabled providers connected and
+    the services over them (a disabled provider gets no connector). ``settings``: as
+    :func:`runtime_settings` completed them (and the sandbox filled in its emulators'
+    credentials)."""
     results = StoredResultWaiter(container.uow, "mpesa")
     token = settings.mpesa.callback_token
-    if settings.public_url is None or token is None:
+    if settings.public_url is None or (settings.mpesa.enabled and token is None):
         raise ConfigError(
             "QMOI_PUBLIC_URL / MPESA_CALLBACK_TOKEN: a running QMOI needs both — they are "
             "filled in when QMOI starts"
         )
-    providers: dict[str, PaymentProvider] = {
-        "airtel": build_provider(settings, "airtel"),
-        "mpesa": build_provider(
+    providers: dict[str, PaymentProvider] = {}
+    if settings.airtel.enabled:
+        providers["airtel"] = build_provider(settings, "airtel")
+    if settings.mpesa.enabled and token is not None:
+        providers["mpesa"] = build_provider(
             settings,
             "mpesa",
             results=results,
             callback_base_url=(
                 f"{settings.public_url}{MPESA_CALLBACK_PREFIX}/{token.get_secret_value()}"
             ),
-        ),
-    }
+        )
     services = build_services(
         settings,
         container.uow,
@@ -153,8 +155,12 @@ def build_services(
         policy=policy_from(settings, clock),
         clock=clock,
         account_references={
-            "airtel": settings.airtel.account_reference,
-            "mpesa": settings.mpesa.account_reference,
+            name: reference
+            for name, reference, on in (
+                ("airtel", settings.airtel.account_reference, settings.airtel.enabled),
+                ("mpesa", settings.mpesa.account_reference, settings.mpesa.enabled),
+            )
+            if on
         },
         results=results,
         channels=channels_from(settings.notify) if channels is None else channels,
@@ -182,7 +188,11 @@ def runtime_settings(settings: Settings, *, host: str, port: int) -> Settings:
             "QMOI_MASTER_KEY: is required outside the sandbox — set a long "
             "random key, e.g. `openssl rand -hex 32`"
         )
-    token = install_secret(var, "mpesa_callback_token", settings.mpesa.callback_token)
+    token = (
+        install_secret(var, "mpesa_callback_token", settings.mpesa.callback_token)
+        if settings.mpesa.enabled
+        else settings.mpesa.callback_token
+    )
     return settings.model_copy(
         update={
             "master_key": master,
@@ -274,36 +284,42 @@ def complete_from_vault(raw: RawValues) -> RawValues:
 
 
 def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:
+    """The rules as plain data; only the enabled providers are in it, so every service
+    that goes over ``policy.providers`` leaves a disabled one out."""
     a, m, targets = settings.airtel, settings.mpesa, settings.targets
     # how each provider differs (deduped pushes, fees by enquiry): as its connector says
     airtel, mpesa = capabilities_for("airtel"), capabilities_for("mpesa")
+    every = {
+        "airtel": ProviderPolicy(
+            name="airtel",
+            label=airtel.label,
+            network="Airtel",
+            country=a.country,
+            currency=a.currency,
+            owner_msisdn=a.phone_number,
+            daily_target=targets.daily_airtel,
+            chunk=settings.transfers.chunk_airtel,
+            growth_goal=targets.growth_airtel,
+            idempotent_collect=airtel.idempotent_collect,
+            fee_by_enquiry=airtel.fee_by_enquiry,
+        ),
+        "mpesa": ProviderPolicy(
+            name="mpesa",
+            label=mpesa.label,
+            network="Safaricom",
+            currency="KES",
+            owner_msisdn=m.phone_number,
+            daily_target=targets.daily_mpesa,
+            chunk=settings.transfers.chunk_mpesa,
+            growth_goal=targets.growth_mpesa,
+            idempotent_collect=mpesa.idempotent_collect,
+            fee_by_enquiry=mpesa.fee_by_enquiry,
+            c2b_rules=m.c2b_rules,
+            c2b_default_stream=m.c2b_default_stream,
+        ),
+    }
     return Policy(
-        providers={
-            "airtel": ProviderPolicy(
-                name="airtel",
-                network="Airtel",
-                currency=a.currency,
-                owner_msisdn=a.phone_number,
-                daily_target=targets.daily_airtel,
-                chunk=settings.transfers.chunk_airtel,
-                growth_goal=targets.growth_airtel,
-                idempotent_collect=airtel.idempotent_collect,
-                fee_by_enquiry=airtel.fee_by_enquiry,
-            ),
-            "mpesa": ProviderPolicy(
-                name="mpesa",
-                network="Safaricom",
-                currency="KES",
-                owner_msisdn=m.phone_number,
-                daily_target=targets.daily_mpesa,
-                chunk=settings.transfers.chunk_mpesa,
-                growth_goal=targets.growth_mpesa,
-                idempotent_collect=mpesa.idempotent_collect,
-                fee_by_enquiry=mpesa.fee_by_enquiry,
-                c2b_rules=m.c2b_rules,
-                c2b_default_stream=m.c2b_default_stream,
-            ),
-        },
+        providers={name: every[name] for name in settings.enabled_providers},
         combined_target=targets.combined,
         minimum=targets.minimum,
         growth_mode=targets.mode.value == "growth",
@@ -313,6 +329,7 @@ def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:
         fallback=settings.transfers.fallback,
         stop_at_target=settings.sandbox_stop_at_target,
         stream_targets=dict(targets.stream_targets),
+        strict_network=settings.strict_network,
         speed=float(getattr(clock, "speed", 1.0)),
     )
 

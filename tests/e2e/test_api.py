@@ -101,7 +101,7 @@ async def test_every_route_needs_a_valid_key(run: Running) -> None:
         ),
         (
             "/airtel/generate",
-            {"requests": [{"msisdn": SILENT_MPESA, "amount": 10, "stream": "airtime_sales"}]},
+            {"requests": [{"msisdn": "+256701234567", "amount": 10, "stream": "airtime_sales"}]},
             422,
             "invalid_msisdn",
         ),
@@ -140,6 +140,61 @@ async def test_bad_input_gets_a_stable_code_and_changes_nothing(
     assert ledger_state(run) == before
     history = await run.api.get(f"{REV}/airtel/transactions")
     assert history.json()["items"] == []
+
+
+async def test_a_number_of_another_network_is_refused_only_when_strict(tmp_path: Path) -> None:
+    """QMOI_STRICT_NETWORK=true: an M-Pesa-range number asked of Airtel is refused."""
+    settings = sandbox_settings(tmp_path, QMOI_STRICT_NETWORK="true")
+    async with running(settings, speed=10, simulate=False) as run:
+        before = ledger_state(run)
+        body = {"requests": [{"msisdn": SILENT_MPESA, "amount": 10, "stream": "airtime_sales"}]}
+        answer = await run.api.post(f"{REV}/airtel/generate", json=body)
+        assert answer.status_code == 422, answer.text
+        error = answer.json()["error"]
+        assert error["code"] == "invalid_msisdn"
+        assert "is a Safaricom number, not Airtel" in error["message"]
+        assert ledger_state(run) == before
+        assert (await run.api.get(f"{REV}/airtel/transactions")).json()["items"] == []
+
+
+async def test_a_number_of_another_network_is_sent_and_logged_by_default(run: Running) -> None:
+    """Numbers can be ported: the request goes out, and a warning event names the case
+    (the number masked like every number in the logs)."""
+    collection = await pending_collection(run, "airtel", SILENT_MPESA)
+    assert collection["msisdn"] == "254*****102"
+    log = (run.runtime.container.settings.log_dir / "qmoi.log").read_text()
+    (line,) = [x for x in log.splitlines() if "collection.network_mismatch" in x]
+    event = json.loads(line)
+    assert event["level"] == "warning"
+    assert event["provider"] == "airtel"
+    assert event["expected_network"] == "Airtel"
+    assert event["country"] == "KE"
+    assert SILENT_MPESA not in line
+
+
+async def test_a_ugandan_airtel_account_takes_no_cents(tmp_path: Path) -> None:
+    """AIRTEL_COUNTRY=UG: amounts are UGX, which has no minor unit, and numbers Ugandan."""
+    settings = sandbox_settings(tmp_path, AIRTEL_COUNTRY="UG", AIRTEL_CURRENCY="UGX")
+    async with running(settings, speed=10, simulate=False) as run:
+        before = ledger_state(run)
+        for amount in ("1500.50", 1500.5, "1,500.5"):
+            body = {
+                "requests": [
+                    {"msisdn": "256701234567", "amount": amount, "stream": "airtime_sales"}
+                ]
+            }
+            answer = await run.api.post(f"{REV}/airtel/generate", json=body)
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["error"]["code"] == "invalid_amount"
+        kenyan = {
+            "requests": [{"msisdn": SILENT_AIRTEL, "amount": 1500, "stream": "airtime_sales"}]
+        }
+        answer = await run.api.post(f"{REV}/airtel/generate", json=kenyan)
+        assert answer.status_code == 422, answer.text
+        assert "not a valid Ugandan mobile number" in answer.json()["error"]["message"]
+        assert ledger_state(run) == before
+        collection = await pending_collection(run, "airtel", "0701234567", 1500)
+        assert (collection["amount"], collection["currency"]) == (1500, "UGX")
 
 
 @pytest.mark.parametrize(

@@ -60,6 +60,7 @@ def test_validate_corrects_warns_and_fails_with_one_line_per_problem(tmp_path: P
         "MPESA_PHONE_NUMBER=0733123456\n"
         "QMOI_AUTO_TRANSFER_AIRTEL=12000\n"
         "QMOI_DAILY_TARGET_MPESA=lots\n"
+        "QMOI_STRICT_NETWORK=true\n"
     )
     result = qmoi(tmp_path, "validate")
     assert result.returncode == 1
@@ -76,6 +77,35 @@ def test_validate_corrects_warns_and_fails_with_one_line_per_problem(tmp_path: P
     assert any(line.startswith("QMOI_DAILY_TARGET_MPESA: ") and " — " in line for line in lines)
     assert lines[-1] == "configuration is not usable: 2 problems"
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_validate_warns_of_a_number_in_another_networks_range_and_accepts_it(
+    tmp_path: Path,
+) -> None:
+    """Numbers can be ported: without QMOI_STRICT_NETWORK the range is only a hint."""
+    (tmp_path / ".env").write_text("MPESA_PHONE_NUMBER=0733123456\n")
+    result = qmoi(tmp_path, "validate")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (warning,) = [
+        line for line in result.stdout.splitlines() if line.startswith("warning: MPESA_PHONE")
+    ]
+    assert "'0733123456' is an Airtel number, not Safaricom" in warning
+    assert "QMOI_STRICT_NETWORK=true" in warning
+
+
+def test_validate_accepts_a_ugandan_airtel_account_and_names_a_wrong_currency(
+    tmp_path: Path,
+) -> None:
+    env = {"AIRTEL_COUNTRY": "UG", "AIRTEL_PHONE_NUMBER": "+256701234567"}
+    result = qmoi(tmp_path, "validate", env={**env, "AIRTEL_CURRENCY": "UGX"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "configuration is usable: sandbox" in result.stdout
+    result = qmoi(tmp_path, "validate", env={**env, "AIRTEL_CURRENCY": "KES"})
+    assert result.returncode == 1
+    assert (
+        "AIRTEL_CURRENCY: 'KES' is not the currency of Airtel Money in Uganda — use UGX "
+        "(AIRTEL_COUNTRY=UG), or leave it unset" in result.stdout.splitlines()
+    )
 
 
 def test_environment_overrides_dotenv_and_json_config_file(tmp_path: Path) -> None:

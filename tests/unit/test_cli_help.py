@@ -70,8 +70,8 @@ def test_help_prose_is_one_line_per_paragraph_for_rich_to_wrap(
 def test_prose_fills_a_wide_terminal_instead_of_breaking_where_the_source_did() -> None:
     _, out, _ = qmoi("start", "--help", width=200)
     assert (
-        "Run QMOI in one process: API, worker and scheduler; in the sandbox also both "
-        "emulators and the simulated customers." in out
+        "Run QMOI in one process: API, worker and scheduler; in the sandbox also the "
+        "enabled providers' emulators and the simulated customers." in out
     )
 
 

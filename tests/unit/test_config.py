@@ -60,12 +60,24 @@ def test_local_phone_formats_are_corrected_and_reported() -> None:
     assert any("AIRTEL_PHONE_NUMBER" in c and "254786123456" in c for c in report.corrections)
 
 
-def test_a_number_of_the_wrong_network_is_a_problem_naming_the_variable() -> None:
-    settings, report = load(AIRTEL_PHONE_NUMBER="0712345678")
+def test_a_number_of_the_wrong_network_is_a_problem_naming_the_variable_when_strict() -> None:
+    settings, report = load(AIRTEL_PHONE_NUMBER="0712345678", QMOI_STRICT_NETWORK="true")
     assert settings is None
     (problem,) = report.problems
     assert problem.startswith("AIRTEL_PHONE_NUMBER: '0712345678' is a Safaricom number")
     assert " — give the owner's Airtel number" in problem
+
+
+def test_a_number_of_the_wrong_network_is_a_warning_by_default() -> None:
+    """The carrier of a range is where it was allocated; the number may have been ported."""
+    settings, report = load(AIRTEL_PHONE_NUMBER="0712345678")
+    assert settings is not None, report.problems
+    assert settings.airtel.phone_number == "254712345678"
+    assert not settings.strict_network
+    (warning,) = [w for w in report.warnings if w.startswith("AIRTEL_PHONE_NUMBER:")]
+    assert "'0712345678' is a Safaricom number, not Airtel" in warning
+    assert "ported" in warning
+    assert "QMOI_STRICT_NETWORK=true" in warning
 
 
 @pytest.mark.parametrize(
@@ -280,8 +292,8 @@ def test_an_airtel_chunk_may_have_cents_but_must_be_positive_and_fit_its_currenc
         ({"QMOI_AUTO_TRANSFER_AIRTEL": "0"}, "must be more than zero"),
         ({"QMOI_AUTO_TRANSFER_AIRTEL": "-1"}, "is negative"),
         (
-            {"QMOI_AUTO_TRANSFER_AIRTEL": "2000.50", "AIRTEL_CURRENCY": "UGX"},
-            "has more than 0 decimal places",
+            {"QMOI_AUTO_TRANSFER_AIRTEL": "2000.50", "AIRTEL_COUNTRY": "UG"},
+            "has decimals, and UGX has no minor unit",
         ),
     ):
         settings, report = load(**values)

@@ -45,7 +45,8 @@ STATUS: list[tuple[type[Exception], int]] = [
 MEANING: dict[int, str] = {
     401: "no API key, or not a valid one: `unauthorized`",
     403: "this key's role may not do this: `forbidden`",
-    404: "not a provider QMOI collects on: `unknown_provider`",
+    404: "not a provider QMOI collects on: `unknown_provider`, or a provider this QMOI "
+    "has disabled: `provider_not_enabled`",
     409: "refused as things stand: `insufficient_funds`, `idempotency_conflict`, "
     "`idempotency_in_progress`",
     413: "the request body is over 1 MiB: `payload_too_large`",

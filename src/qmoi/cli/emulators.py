@@ -48,10 +48,13 @@ def plan_sandbox(
     airtel_url: str | None,
     mpesa_url: str | None,
 ) -> CheckPlan:
-    """Start what the sandbox check needs; everything started stops when ``stack`` closes."""
+    """Start what the sandbox check of the enabled providers needs (nothing for a
+    disabled one); everything started stops when ``stack`` closes."""
     plan = CheckPlan(settings)
-    _plan_airtel(plan, stack, airtel_url)
-    _plan_mpesa(plan, stack, mpesa_url)
+    if settings.airtel.enabled:
+        _plan_airtel(plan, stack, airtel_url)
+    if settings.mpesa.enabled:
+        _plan_mpesa(plan, stack, mpesa_url)
     return plan
 
 

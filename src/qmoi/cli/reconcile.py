@@ -18,7 +18,7 @@ from qmoi.errors import ConfigError
 def reconcile(
     ctx: typer.Context,
     provider: Annotated[
-        str | None, typer.Option("--provider", help="airtel or mpesa (default: both)")
+        str | None, typer.Option("--provider", help="airtel or mpesa (default: every enabled one)")
     ] = None,
     day: Annotated[
         str | None,

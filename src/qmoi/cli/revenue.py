@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +26,7 @@ from qmoi.bootstrap import require_current
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import FAILED, out
 from qmoi.errors import ConfigError
+from qmoi.providers.base import PROVIDERS
 from qmoi.services import days, metrics
 from qmoi.services.context import Services
 
@@ -34,7 +35,8 @@ app = typer.Typer(
 )
 
 ProviderOption = Annotated[
-    str | None, typer.Option("--provider", help="airtel or mpesa (default: both)")
+    str | None,
+    typer.Option("--provider", help="airtel or mpesa (default: every enabled one)"),
 ]
 ApiUrl = Annotated[
     str, typer.Option("--api-url", help="where the running QMOI listens", envvar="QMOI_API_URL")
@@ -51,9 +53,21 @@ def _providers(services: Services, provider: str | None) -> list[str]:
     names = list(services.policy.providers)
     if provider is None:
         return names
-    if provider not in names:
-        raise ConfigError(f"--provider: {provider!r} is not a provider — use airtel or mpesa")
+    _refuse_unless(names, provider)
     return [provider]
+
+
+def _refuse_unless(enabled: Sequence[str], provider: str) -> None:
+    """One line naming what to use instead, when ``provider`` is not one QMOI collects on."""
+    if provider in enabled:
+        return
+    use = " or ".join(enabled)
+    if provider in PROVIDERS:
+        raise ConfigError(
+            f"--provider: {provider} is not enabled ({provider.upper()}_ENABLED=false) — "
+            f"use {use}, or enable it"
+        )
+    raise ConfigError(f"--provider: {provider!r} is not a provider — use {use}")
 
 
 @app.command("status")
@@ -198,6 +212,7 @@ def start_collections(
 ) -> None:
     """Ask customers to pay (one push each); in the sandbox without --file, run one
     simulated sales cycle."""
+    _refuse_unless(ctx.obj.settings().enabled_providers, provider)
     body: Any = None
     if file is not None:
         try:
@@ -232,6 +247,7 @@ def transfer(
     api_url: ApiUrl = "http://127.0.0.1:8000",
 ) -> None:
     """Transfer to the owner's wallet now (checked against the books and the provider)."""
+    _refuse_unless(ctx.obj.settings().enabled_providers, provider)
     key = idempotency_key or f"cli-{secrets.token_hex(8)}"
     data = call_api(
         ctx.obj,

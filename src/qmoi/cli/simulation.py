@@ -1,7 +1,8 @@
 """The sandbox's simulated world around a running QMOI: its clock, shared through a
-file with other processes, and (``qmoi start``) both emulators on loopback ports in
-threads of this process, on that clock, with their published sandbox credentials filled
-in for the connectors, and the simulated customers of the traffic model.
+file with other processes, and (``qmoi start``) the enabled providers' emulators on
+loopback ports in threads of this process, on that clock, with their published sandbox
+credentials filled in for the connectors, and the simulated customers of the traffic
+model.
 
 This module, ``qmoi sandbox`` and the checks of ``qmoi validate --online`` are the only
 places outside the tests that import ``qmoi_sandbox``; the composition root never does.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from qmoi.config import Settings
+from qmoi.config import AirtelSettings, MpesaSettings, Settings
 from qmoi.domain.clock import Clock, ScaledClock
 from qmoi.domain.streams import STREAMS, StreamKey
 from qmoi.errors import ConfigError
@@ -71,36 +72,42 @@ def load_clock_file(path: Path) -> ScaledClock | None:
 def start_emulators(
     settings: Settings, threads: ExitStack, clock: Clock, seed: int | None
 ) -> tuple[Settings, dict[str, str]]:
-    """Both emulators, stopped when ``threads`` closes, on ``clock``, posting Airtel's
-    callbacks to ``settings.public_url``; returns the settings with their credentials
-    and the emulators' URLs."""
+    """The enabled providers' emulators (a disabled provider has none), stopped when
+    ``threads`` closes, on ``clock``, posting Airtel's callbacks to
+    ``settings.public_url``; returns the settings with their credentials and the
+    emulators' URLs."""
+    start = clock.now()
+    speed = getattr(clock, "speed", 1.0)
+    urls: dict[str, str] = {}
+    if settings.airtel.enabled:
+        airtel, urls["airtel"] = _airtel_emulator(settings, threads, start, speed, seed)
+        settings = settings.model_copy(update={"airtel": airtel})
+    if settings.mpesa.enabled:
+        mpesa_seed = None if seed is None else seed + 1
+        mpesa, urls["mpesa"] = _mpesa_emulator(settings, threads, start, speed, mpesa_seed)
+        settings = settings.model_copy(update={"mpesa": mpesa})
+    return settings, urls
+
+
+def _airtel_emulator(
+    settings: Settings, threads: ExitStack, start: datetime, speed: float, seed: int | None
+) -> tuple[AirtelSettings, str]:
     from qmoi_sandbox.airtel import AirtelSandboxConfig
     from qmoi_sandbox.airtel import create_app as airtel_app
     from qmoi_sandbox.common.server import serve_in_thread
-    from qmoi_sandbox.mpesa import MpesaSandboxConfig, MpesaState
-    from qmoi_sandbox.mpesa import create_app as mpesa_app
 
-    public_url = settings.public_url or ""
-    start = clock.now()
-    speed = getattr(clock, "speed", 1.0)
     callback_key = secrets.token_hex(16)
     airtel_config = AirtelSandboxConfig(
         seed=seed,
         speed=speed,
         start=start,
-        callback_url=f"{public_url}/api/airtel/callback",
+        callback_url=f"{settings.public_url or ''}/api/airtel/callback",
         callback_auth=True,
         callback_key=callback_key,
         country=settings.airtel.country,
         currency=settings.airtel.currency,
     )
     airtel_url = threads.enter_context(serve_in_thread(airtel_app(airtel_config)))
-    mpesa_config = MpesaSandboxConfig(
-        seed=None if seed is None else seed + 1, speed=speed, start=start
-    )
-    app = mpesa_app(mpesa_config)
-    state: MpesaState = app.state.mpesa
-    mpesa_url = threads.enter_context(serve_in_thread(app))
     airtel = settings.airtel.model_copy(
         update={
             "client_id": airtel_config.client_id,
@@ -111,6 +118,20 @@ def start_emulators(
             "callback_secret": SecretStr(callback_key),
         }
     )
+    return airtel, airtel_url
+
+
+def _mpesa_emulator(
+    settings: Settings, threads: ExitStack, start: datetime, speed: float, seed: int | None
+) -> tuple[MpesaSettings, str]:
+    from qmoi_sandbox.common.server import serve_in_thread
+    from qmoi_sandbox.mpesa import MpesaSandboxConfig, MpesaState
+    from qmoi_sandbox.mpesa import create_app as mpesa_app
+
+    mpesa_config = MpesaSandboxConfig(seed=seed, speed=speed, start=start)
+    app = mpesa_app(mpesa_config)
+    state: MpesaState = app.state.mpesa
+    mpesa_url = threads.enter_context(serve_in_thread(app))
     mpesa = settings.mpesa.model_copy(
         update={
             "consumer_key": SecretStr(mpesa_config.consumer_key),
@@ -125,44 +146,56 @@ def start_emulators(
             "base_url": mpesa_url,
         }
     )
-    updated = settings.model_copy(update={"airtel": airtel, "mpesa": mpesa})
-    return updated, {"airtel": airtel_url, "mpesa": mpesa_url}
+    return mpesa, mpesa_url
 
 
 def sandbox_credentials(settings: Settings) -> Settings:
     """Emulators started elsewhere (``qmoi sandbox``): their published credentials, at
-    AIRTEL_BASE_URL / MPESA_BASE_URL, unless configured otherwise."""
+    AIRTEL_BASE_URL / MPESA_BASE_URL, unless configured otherwise (enabled providers
+    only)."""
     from qmoi_sandbox.airtel import AirtelSandboxConfig
     from qmoi_sandbox.mpesa import MpesaSandboxConfig
 
     a, m = AirtelSandboxConfig(), MpesaSandboxConfig()
-    if settings.airtel.base_url is None or settings.mpesa.base_url is None:
-        raise ConfigError(
-            "AIRTEL_BASE_URL / MPESA_BASE_URL: a sandbox API or worker needs "
-            "the emulators' URLs — run `qmoi sandbox airtel|mpesa --port P` "
-            "and set both"
+    missing = [
+        name
+        for name, section in (
+            ("AIRTEL_BASE_URL", settings.airtel),
+            ("MPESA_BASE_URL", settings.mpesa),
         )
-    airtel = settings.airtel.model_copy(
-        update={
-            "client_id": settings.airtel.client_id or a.client_id,
-            "client_secret": settings.airtel.client_secret or SecretStr(a.client_secret),
-            "pin": settings.airtel.pin or SecretStr(a.pin),
-        }
-    )
-    mpesa = settings.mpesa.model_copy(
-        update={
-            "consumer_key": settings.mpesa.consumer_key or SecretStr(m.consumer_key),
-            "consumer_secret": settings.mpesa.consumer_secret or SecretStr(m.consumer_secret),
-            "shortcode": settings.mpesa.shortcode or m.shortcode,
-            "passkey": settings.mpesa.passkey or SecretStr(m.passkey),
-            "initiator_name": settings.mpesa.initiator_name or m.initiator,
-            "initiator_password": settings.mpesa.initiator_password
-            or SecretStr(m.initiator_password),
-            "certificate": settings.mpesa.certificate
-            or _emulator_certificate(settings.mpesa.base_url),
-        }
-    )
-    return settings.model_copy(update={"airtel": airtel, "mpesa": mpesa})
+        if section.enabled and section.base_url is None
+    ]
+    if missing:
+        raise ConfigError(
+            f"{' / '.join(missing)}: a sandbox API or worker needs the emulators' URLs — "
+            "run `qmoi sandbox airtel|mpesa --port P` for each enabled provider and set "
+            "its URL"
+        )
+    if settings.airtel.enabled:
+        airtel = settings.airtel.model_copy(
+            update={
+                "client_id": settings.airtel.client_id or a.client_id,
+                "client_secret": settings.airtel.client_secret or SecretStr(a.client_secret),
+                "pin": settings.airtel.pin or SecretStr(a.pin),
+            }
+        )
+        settings = settings.model_copy(update={"airtel": airtel})
+    if settings.mpesa.enabled and settings.mpesa.base_url is not None:
+        mpesa = settings.mpesa.model_copy(
+            update={
+                "consumer_key": settings.mpesa.consumer_key or SecretStr(m.consumer_key),
+                "consumer_secret": settings.mpesa.consumer_secret or SecretStr(m.consumer_secret),
+                "shortcode": settings.mpesa.shortcode or m.shortcode,
+                "passkey": settings.mpesa.passkey or SecretStr(m.passkey),
+                "initiator_name": settings.mpesa.initiator_name or m.initiator,
+                "initiator_password": settings.mpesa.initiator_password
+                or SecretStr(m.initiator_password),
+                "certificate": settings.mpesa.certificate
+                or _emulator_certificate(settings.mpesa.base_url),
+            }
+        )
+        settings = settings.model_copy(update={"mpesa": mpesa})
+    return settings
 
 
 def _emulator_certificate(base_url: str) -> str:
@@ -201,6 +234,6 @@ async def create_customers(emulators: dict[str, str]) -> dict[str, dict[StreamKe
 async def register_c2b(providers: Mapping[str, PaymentProvider]) -> None:
     """Register the paybill's C2B URLs with the emulator, so simulated customers may pay
     the paybill directly."""
-    mpesa = providers["mpesa"]
+    mpesa = providers.get("mpesa")  # absent when M-Pesa is disabled
     if isinstance(mpesa, MpesaConnector):
         await mpesa.register_c2b_urls()

@@ -86,8 +86,8 @@ def start(
     seed: Seed = None,
     debug: Debug = False,
 ) -> None:
-    """Run QMOI in one process: API, worker and scheduler; in the sandbox also both
-    emulators and the simulated customers."""
+    """Run QMOI in one process: API, worker and scheduler; in the sandbox also the
+    enabled providers' emulators and the simulated customers."""
     cli: CliContext = ctx.obj
     settings = cli.settings(debug=debug)
 

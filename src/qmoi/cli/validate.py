@@ -55,9 +55,12 @@ def validate(
         out.print(f"configuration is not usable: {count} problem{'s' * (count != 1)}", markup=False)
         raise typer.Exit(FAILED)
     mode = "sandbox (built-in emulators, simulated money)" if settings.sandbox else "live"
+    providers = ", ".join(
+        f"{label} {section.environment.value}" if section.enabled else f"{label} disabled"
+        for label, section in (("Airtel", settings.airtel), ("M-Pesa", settings.mpesa))
+    )
     out.print(
-        f"configuration is usable: {mode}; Airtel {settings.airtel.environment.value}, "
-        f"M-Pesa {settings.mpesa.environment.value}; "
+        f"configuration is usable: {mode}; {providers}; "
         f"{len(report.warnings)} warning(s), {len(report.corrections)} correction(s)",
         markup=False,
     )
@@ -79,8 +82,9 @@ def _online(settings: Settings, airtel_url: str | None, mpesa_url: str | None) -
     # Imported only now, after logging is set up: the M-Pesa connector binds its module
     # logger when imported, and bound before logs.configure() it would print to stdout.
     from qmoi.cli.emulators import CheckPlan, plan_sandbox
-    from qmoi.providers.base import PROVIDERS
     from qmoi.services.providers_check import ProviderTarget, Verdict, check_online
+
+    enabled = settings.enabled_providers  # a disabled provider is not asked anything
 
     with ExitStack() as stack:
         if settings.sandbox:
@@ -91,10 +95,10 @@ def _online(settings: Settings, airtel_url: str | None, mpesa_url: str | None) -
                 mpesa_url=mpesa_url or settings.mpesa.base_url,
             )
         else:  # live: Daraja posts the balance result to QMOI's public URL, not here
-            plan = CheckPlan(settings, [ProviderTarget(name) for name in PROVIDERS])
+            plan = CheckPlan(settings, [ProviderTarget(name) for name in enabled])
         checked = asyncio.run(check_online(plan.settings, plan.targets))
     facts = [*plan.facts, *checked.facts]
-    for provider in PROVIDERS:
+    for provider in enabled:
         for fact in facts:
             if fact.provider == provider:
                 out.print(fact.text, markup=False)

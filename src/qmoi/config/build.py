@@ -28,8 +28,14 @@ def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
     public_url = reader.url("QMOI_PUBLIC_URL")
     airtel = read_airtel(reader, public_url)
     mpesa = read_mpesa(reader)
-    targets = read_targets(reader)
-    transfers = read_transfers(reader, airtel.currency)
+    rules.providers_enabled(reader, airtel, mpesa)
+    # a disabled provider's own figures are read for their defaults, never checked
+    own = {
+        "airtel": reader if airtel.enabled else reader.muted(),
+        "mpesa": reader if mpesa.enabled else reader.muted(),
+    }
+    targets = read_targets(reader, airtel.currency, **own)
+    transfers = read_transfers(reader, airtel.currency, **own)
     timezone_name = reader.text("QMOI_TIMEZONE") or "Africa/Nairobi"
     try:
         ZoneInfo(timezone_name)
@@ -39,13 +45,15 @@ def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
         )
         timezone_name = "Africa/Nairobi"
     var_dir = Path(reader.text("QMOI_VAR_DIR") or "var")
-    live = airtel.environment.is_live or mpesa.environment.is_live
+    enabled = [section for section in (airtel, mpesa) if section.enabled]
+    live = any(section.environment.is_live for section in enabled)
     rules.environments_match(reader, airtel, mpesa)
     master_key = rules.master_key(reader, live)
-    production = Environment.PRODUCTION in (airtel.environment, mpesa.environment)
+    production = any(section.environment is Environment.PRODUCTION for section in enabled)
     rules.public_url_reachable(reader, public_url, live=live, production=production)
-    rules.chunks_fit_targets(reader, targets, transfers)
-    notify = read_notify(reader, mpesa.phone_number)
+    names = tuple(name for name, on in (("airtel", airtel.enabled), ("mpesa", mpesa.enabled)) if on)
+    rules.chunks_fit_targets(reader, targets, transfers, names)
+    notify = read_notify(reader, (mpesa if mpesa.enabled else airtel).phone_number)
     signing_key = reader.text("QMOI_SIGNING_KEY_FILE")
     settings = Settings(
         airtel=airtel,
@@ -63,6 +71,7 @@ def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
         log_dir=Path(reader.text("QMOI_LOG_DIR") or "logs"),
         signing_key_file=Path(signing_key) if signing_key else var_dir / "signing.key",
         sandbox_stop_at_target=reader.boolean("QMOI_SANDBOX_STOP_AT_TARGET"),
+        strict_network=reader.strict_network,
     )
     return (settings if report.usable else None), report
 

@@ -32,6 +32,14 @@ SANDBOX_OWNER_MPESA = "254708000100"
 
 AIRTEL = (
     Setting(
+        "AIRTEL_ENABLED",
+        "true",
+        "collect and pay out on Airtel Money; false: no Airtel at all, and its other "
+        "settings (AIRTEL_*, Airtel targets and chunk) are neither required nor checked",
+        "boolean",
+        where="all; at least one provider must be enabled",
+    ),
+    Setting(
         "AIRTEL_ENVIRONMENT",
         None,
         "sandbox (built-in emulator), staging (UAT) or production",
@@ -44,12 +52,27 @@ AIRTEL = (
         "AIRTEL_PHONE_NUMBER",
         None,
         "owner's Airtel Money number; auto-transfers go there",
-        "Airtel Kenya phone number",
-        f"sandbox: the test number {SANDBOX_OWNER_AIRTEL}",
+        "Airtel mobile number of AIRTEL_COUNTRY",
+        f"sandbox: the test number {SANDBOX_OWNER_AIRTEL} (outside Kenya: the country's "
+        "code + 733000100)",
         LIVE,
     ),
-    Setting("AIRTEL_COUNTRY", "KE", "X-Country: ISO country of the merchant", "country code"),
-    Setting("AIRTEL_CURRENCY", "KES", "X-Currency: ISO currency of the wallet", "currency code"),
+    Setting(
+        "AIRTEL_COUNTRY",
+        "KE",
+        "X-Country: ISO country of the merchant account; numbers are parsed and checked "
+        "as that country's",
+        "KE, UG, TZ, ZM, MW, RW, CD, NG (also CG, GA, TD, NE, MG, SC)",
+    ),
+    Setting(
+        "AIRTEL_CURRENCY",
+        None,
+        "X-Currency: ISO 4217 currency of the wallet; must be the country's (KES, UGX, "
+        "TZS, ZMW, MWK, RWF, CDF, NGN …); its decimals come from ISO 4217, so UGX and RWF "
+        "amounts have no cents",
+        "currency code",
+        "the country's currency",
+    ),
     Setting(
         "AIRTEL_PIN",
         None,
@@ -103,6 +126,14 @@ AIRTEL = (
 )
 
 MPESA = (
+    Setting(
+        "MPESA_ENABLED",
+        "true",
+        "collect and pay out on M-Pesa; false: no M-Pesa at all, and its other settings "
+        "(MPESA_*, M-Pesa targets and chunk) are neither required nor checked",
+        "boolean",
+        where="all; at least one provider must be enabled",
+    ),
     Setting(
         "MPESA_ENVIRONMENT",
         None,
@@ -205,13 +236,19 @@ MPESA = (
 )
 
 QMOI = (
-    Setting("QMOI_DAILY_TARGET_AIRTEL", "10000", "Airtel daily revenue target, KES", "amount"),
+    Setting(
+        "QMOI_DAILY_TARGET_AIRTEL",
+        "10000",
+        "Airtel daily revenue target, in AIRTEL_CURRENCY",
+        "amount (decimals as the currency has them)",
+    ),
     Setting("QMOI_DAILY_TARGET_MPESA", "10000", "M-Pesa daily revenue target, KES", "amount"),
     Setting("QMOI_COMBINED_TARGET", "20000", "combined daily target, KES", "amount"),
     Setting(
         "QMOI_MINIMUM_GUARANTEE",
         "8000",
-        "per-provider floor; alert when forecast is below",
+        "per-provider floor in KES (it guards only providers collecting in KES); alert "
+        "when the forecast is below",
         "amount",
     ),
     Setting(
@@ -243,8 +280,8 @@ QMOI = (
     Setting(
         "QMOI_AUTO_TRANSFER_AIRTEL",
         "2000",
-        "Airtel auto-transfer chunk, KES",
-        "amount (cents allowed)",
+        "Airtel auto-transfer chunk, in AIRTEL_CURRENCY",
+        "amount (cents allowed where the currency has them)",
     ),
     Setting(
         "QMOI_AUTO_TRANSFER_MPESA",
@@ -257,6 +294,14 @@ QMOI = (
         "false",
         "route a transfer via the other provider if short",
         "boolean",
+    ),
+    Setting(
+        "QMOI_STRICT_NETWORK",
+        "false",
+        "refuse a number whose range belongs to another network (an M-Pesa number given "
+        "for Airtel); false: accept it with a warning, as numbers can be ported",
+        "boolean",
+        where="all; applies to the owner's numbers and to collection requests",
     ),
     Setting("QMOI_TIMEZONE", "Africa/Nairobi", "where a day begins and ends", "time zone"),
     Setting(

@@ -43,6 +43,16 @@ slashes, database drivers) and each risky choice as a warning. Every setting is 
 in the sandbox, QMOI's built-in emulator of both providers; `.env.example` lists them all
 with safe sandbox values.
 
+**Countries, currencies and numbers.** `AIRTEL_COUNTRY` is one of the countries Airtel
+Money serves (KE, UG, TZ, ZM, MW, RW, CD, NG, and CG, GA, TD, NE, MG, SC) and
+`AIRTEL_CURRENCY` must be its currency (KES, UGX, TZS, ZMW, MWK, RWF, CDF, NGN, …; unset,
+it is). Amounts are read with the currency's ISO 4217 decimals: UGX and RWF have none,
+so with `AIRTEL_COUNTRY=UG` the target `300000` is UGX 300,000 and `2000.50` is refused.
+Phone numbers are read as mobile numbers of their provider's country (M-Pesa's are Kenyan) in any
+local or international form and stored as E.164 digits without `+` (`256701234567`). A
+number whose range belongs to another network (an M-Pesa number given for Airtel) is a
+warning, since numbers can be ported, unless `QMOI_STRICT_NETWORK=true` refuses it.
+
 Secrets are marked *secret*: they are never logged or printed. Every secret but
 `QMOI_SECRET_KEY` can instead be sealed into the credential vault with
 `qmoi secrets set NAME`; the vault fills in only what the other sources leave unset.

@@ -41,9 +41,9 @@ class AirtelSettings(BaseModel):
     environment: Environment
     client_id: str | None
     client_secret: SecretStr | None
-    phone_number: str  # 2547…, an Airtel Kenya number
-    country: str
-    currency: str
+    phone_number: str  # E.164 digits (2547…, 2567…), a mobile number of ``country``
+    country: str  # ISO 3166: one Airtel Money serves (qmoi.providers.airtel.countries)
+    currency: str  # ISO 4217: that country's
     pin: SecretStr | None
     public_key: str | None  # PEM or base64 DER; fetched from Airtel when absent
     base_url: str | None  # overrides the environment's host
@@ -54,6 +54,8 @@ class AirtelSettings(BaseModel):
     callback_auth: bool
     callback_secret: SecretStr | None
     debug: bool
+    #: false: QMOI has no Airtel at all (the other fields are then unchecked defaults)
+    enabled: bool = True
 
 
 class MpesaSettings(BaseModel):
@@ -79,6 +81,8 @@ class MpesaSettings(BaseModel):
     callback_token: SecretStr | None  # the secret path segment of our callback URLs
     c2b_rules: tuple[tuple[str, StreamKey], ...]  # (account-reference prefix, stream)
     c2b_default_stream: StreamKey
+    #: false: QMOI has no M-Pesa at all (the other fields are then unchecked defaults)
+    enabled: bool = True
 
 
 class TargetSettings(BaseModel):
@@ -144,12 +148,26 @@ class Settings(BaseModel):
     log_dir: Path
     signing_key_file: Path
     sandbox_stop_at_target: bool
+    #: a number in another network's range is refused, not warned about (ports aside)
+    strict_network: bool = False
 
     @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone_name)
 
     @property
+    def enabled_providers(self) -> tuple[Literal["airtel", "mpesa"], ...]:
+        """The providers QMOI collects on; a disabled one is absent everywhere."""
+        names: list[Literal["airtel", "mpesa"]] = []
+        if self.airtel.enabled:
+            names.append("airtel")
+        if self.mpesa.enabled:
+            names.append("mpesa")
+        return tuple(names)
+
+    @property
     def sandbox(self) -> bool:
-        """True when both providers are QMOI's emulators (simulated money only)."""
-        return self.airtel.environment is Environment.SANDBOX
+        """True when the enabled providers are QMOI's emulators (simulated money only;
+        they are all sandbox or all live)."""
+        sections = [s for s in (self.airtel, self.mpesa) if s.enabled]
+        return all(s.environment is Environment.SANDBOX for s in sections)

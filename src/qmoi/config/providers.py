@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 
-from qmoi.config.catalogue import SANDBOX_OWNER_AIRTEL, SANDBOX_OWNER_MPESA, VARIABLES
+from qmoi.config.airtel_country import owner_example, read_country, sandbox_owner
+from qmoi.config.catalogue import SANDBOX_OWNER_MPESA, VARIABLES
 from qmoi.config.models import AirtelSettings, Environment, MpesaSettings
 from qmoi.config.reader import Reader, key_values, pem_or_path, stream_key
 from qmoi.domain.streams import StreamKey
@@ -28,16 +29,14 @@ def environment_of(reader: Reader, name: str, has_credentials: bool) -> Environm
 
 
 def read_airtel(reader: Reader, public_url: str | None) -> AirtelSettings:
-    """Airtel's section; the callback URL defaults to one under QMOI's public URL."""
+    """Airtel's section; the callback URL defaults to one under QMOI's public URL. When
+    disabled, nothing in it is required or checked."""
+    enabled = reader.boolean("AIRTEL_ENABLED")
+    reader = reader if enabled else reader.muted()
     client_id = reader.text("AIRTEL_CLIENT_ID")
     client_secret = reader.secret("AIRTEL_CLIENT_SECRET")
     env = environment_of(reader, "AIRTEL_ENVIRONMENT", bool(client_id or client_secret))
-    country = (reader.text("AIRTEL_COUNTRY") or "KE").upper()
-    currency = (reader.text("AIRTEL_CURRENCY") or "KES").upper()
-    if not re.fullmatch(r"[A-Z]{2}", country):
-        reader.problem("AIRTEL_COUNTRY", f"{country!r} is not a country code", "use KE")
-    if not re.fullmatch(r"[A-Z]{3}", currency):
-        reader.problem("AIRTEL_CURRENCY", f"{currency!r} is not a currency code", "use KES")
+    country, currency = read_country(reader)
     pin = reader.secret("AIRTEL_PIN")
     if pin is not None and not re.fullmatch(r"\d{4}", pin.get_secret_value()):
         reader.problem("AIRTEL_PIN", "must be exactly 4 digits", "give the wallet's 4-digit PIN")
@@ -84,8 +83,9 @@ def read_airtel(reader: Reader, public_url: str | None) -> AirtelSettings:
         phone_number=reader.phone(
             "AIRTEL_PHONE_NUMBER",
             "Airtel",
-            "0733 123 456",
-            SANDBOX_OWNER_AIRTEL if env is Environment.SANDBOX else None,
+            owner_example(country),
+            sandbox_owner(country) if env is Environment.SANDBOX else None,
+            country,
         ),
         country=country,
         currency=currency,
@@ -99,6 +99,7 @@ def read_airtel(reader: Reader, public_url: str | None) -> AirtelSettings:
         callback_auth=callback_auth,
         callback_secret=callback_secret,
         debug=reader.boolean("DEBUG_AIRTEL"),
+        enabled=enabled,
     )
 
 
@@ -117,7 +118,10 @@ def _limited(reader: Reader, name: str, limit: int) -> str:
 
 
 def read_mpesa(reader: Reader) -> MpesaSettings:
-    """M-Pesa's section, with Daraja's limits on the texts it shows."""
+    """M-Pesa's section, with Daraja's limits on the texts it shows. When disabled,
+    nothing in it is required or checked."""
+    enabled = reader.boolean("MPESA_ENABLED")
+    reader = reader if enabled else reader.muted()
     key = reader.secret("MPESA_CONSUMER_KEY")
     secret = reader.secret("MPESA_CONSUMER_SECRET")
     env = environment_of(reader, "MPESA_ENVIRONMENT", bool(key or secret))
@@ -213,4 +217,5 @@ def read_mpesa(reader: Reader) -> MpesaSettings:
         callback_token=token,
         c2b_rules=tuple(rules),
         c2b_default_stream=default_stream or StreamKey.DIGITAL_PAYMENTS,
+        enabled=enabled,
     )

@@ -16,8 +16,8 @@ from qmoi.config.catalogue import VARIABLES
 from qmoi.config.secret_names import SECRET_VARIABLES
 from qmoi.config.sources import RawValues
 from qmoi.domain.errors import InvalidAmount
-from qmoi.domain.money import Money
-from qmoi.domain.msisdn import normalise_msisdn
+from qmoi.domain.money import Money, exponent
+from qmoi.domain.msisdn import check_msisdn
 from qmoi.domain.streams import StreamKey
 
 
@@ -41,6 +41,12 @@ class Reader:
     def __init__(self, raw: RawValues, report: Report) -> None:
         self.raw = raw.values
         self.report = report
+        self._strict_network: bool | None = None
+
+    def muted(self) -> Reader:
+        """A reader of the same values whose findings go nowhere: a disabled provider's
+        settings are read for their defaults, never required or checked."""
+        return Reader(RawValues(self.raw), Report())
 
     def text(self, name: str) -> str | None:
         value = self.raw.get(name, VARIABLES[name][0])
@@ -94,7 +100,8 @@ class Reader:
         try:
             money = Money.parse(value, currency)
         except InvalidAmount as exc:
-            self.problem(name, f"{exc}", fix or "give whole shillings like 10000 or 10,000.50")
+            example = "10,000.50" if exponent(currency) else f"10,000 ({currency} has no cents)"
+            self.problem(name, f"{exc}", fix or f"give an amount like 10000 or {example}")
             return Money.parse(VARIABLES[name][0] or "0", currency)
         if positive and not money.is_positive:
             self.problem(name, "must be more than zero", fix or "give a positive amount like 2000")
@@ -128,17 +135,45 @@ class Reader:
             value = trimmed
         return value
 
-    def phone(self, name: str, network: str, example: str, sandbox_default: str | None) -> str:
+    @property
+    def strict_network(self) -> bool:
+        """QMOI_STRICT_NETWORK, read once: whether a number in another network's range
+        is refused rather than warned about."""
+        if self._strict_network is None:
+            self._strict_network = self.boolean("QMOI_STRICT_NETWORK")
+        return self._strict_network
+
+    def phone(
+        self,
+        name: str,
+        network: str,
+        example: str,
+        sandbox_default: str | None,
+        country: str = "KE",
+    ) -> str:
+        """The owner's number on ``network`` in ``country``, stored as E.164 digits. A
+        number of another network's range is a warning (numbers can be ported) unless
+        QMOI_STRICT_NETWORK makes it a problem."""
         value = self.text(name)
         if value is None:
             if sandbox_default is not None:
                 return sandbox_default
             self.problem(name, "is not set", f"give the owner's {network} number, e.g. {example}")
             return ""
-        normalised, error = normalise_msisdn(value, network)
+        checked = check_msisdn(value, country, network)
+        error = checked.problem or (checked.network_hint if self.strict_network else None)
         if error:
             self.problem(name, error, f"give the owner's {network} number, e.g. {example}")
             return ""
+        normalised = checked.number
+        if checked.network_hint:
+            self.warn(
+                name,
+                f"{checked.network_hint}, going by its number range; accepted, as numbers "
+                "can be ported between networks",
+                f"make sure it is the owner's {network} number, or set "
+                "QMOI_STRICT_NETWORK=true to refuse such numbers",
+            )
         if normalised != value:
             self.correct(name, value, normalised, "stored in international form")
         return normalised

@@ -15,8 +15,21 @@ from qmoi.config.models import (
 from qmoi.config.reader import Reader
 
 
+def providers_enabled(reader: Reader, airtel: AirtelSettings, mpesa: MpesaSettings) -> None:
+    """QMOI with no provider has nothing to collect on."""
+    if not (airtel.enabled or mpesa.enabled):
+        reader.problem(
+            "AIRTEL_ENABLED / MPESA_ENABLED",
+            "both providers are disabled, so there is nothing to collect on",
+            "set AIRTEL_ENABLED=true or MPESA_ENABLED=true (or both)",
+        )
+
+
 def environments_match(reader: Reader, airtel: AirtelSettings, mpesa: MpesaSettings) -> None:
-    """Simulated and real money must never share a database."""
+    """Simulated and real money must never share a database (a disabled provider does
+    not count: it has no money here)."""
+    if not (airtel.enabled and mpesa.enabled):
+        return
     if (airtel.environment is Environment.SANDBOX) != (mpesa.environment is Environment.SANDBOX):
         reader.problem(
             "MPESA_ENVIRONMENT"
@@ -24,7 +37,8 @@ def environments_match(reader: Reader, airtel: AirtelSettings, mpesa: MpesaSetti
             else "AIRTEL_ENVIRONMENT",
             "one provider is the sandbox and the other is live; simulated and real money "
             "must never share a database",
-            "set both AIRTEL_ENVIRONMENT and MPESA_ENVIRONMENT to sandbox, or both to live ones",
+            "set both AIRTEL_ENVIRONMENT and MPESA_ENVIRONMENT to sandbox, or both to live "
+            "ones, or disable one (AIRTEL_ENABLED / MPESA_ENABLED=false)",
         )
 
 
@@ -63,13 +77,18 @@ def public_url_reachable(
 
 
 def chunks_fit_targets(
-    reader: Reader, targets: TargetSettings, transfers: TransferSettings
+    reader: Reader,
+    targets: TargetSettings,
+    transfers: TransferSettings,
+    enabled: tuple[str, ...] = ("airtel", "mpesa"),
 ) -> None:
-    """A chunk above the daily target, or a floor above it, is almost surely a typo."""
-    for provider, chunk, daily in (
-        ("AIRTEL", transfers.chunk_airtel, targets.daily_airtel),
-        ("MPESA", transfers.chunk_mpesa, targets.daily_mpesa),
-    ):
+    """A chunk above the daily target, or a floor above it, is almost surely a typo
+    (checked for the ``enabled`` providers only)."""
+    sections = {
+        "airtel": ("AIRTEL", transfers.chunk_airtel, targets.daily_airtel),
+        "mpesa": ("MPESA", transfers.chunk_mpesa, targets.daily_mpesa),
+    }
+    for provider, chunk, daily in (sections[name] for name in enabled):
         if chunk.currency == daily.currency and chunk > daily:
             reader.warn(
                 f"QMOI_AUTO_TRANSFER_{provider}",
@@ -77,9 +96,20 @@ def chunks_fit_targets(
                 "ordinary day nothing is transferred",
                 "use a chunk smaller than the daily target",
             )
-    if targets.minimum > targets.daily_airtel or targets.minimum > targets.daily_mpesa:
+    floor = targets.minimum  # compared with the targets in its own currency only
+    dailies = [sections[name][2] for name in enabled]
+    if any(d.currency == floor.currency and floor > d for d in dailies):
         reader.warn(
             "QMOI_MINIMUM_GUARANTEE",
             "is above a provider's daily target",
             "keep the minimum below each daily target",
+        )
+    elsewhere = sorted({d.currency for d in dailies if d.currency != floor.currency})
+    if elsewhere:
+        reader.warn(
+            "QMOI_MINIMUM_GUARANTEE",
+            f"is in {floor.currency}, so it guards nothing collected in "
+            f"{', '.join(elsewhere)}, and the combined target counts only "
+            f"{targets.combined.currency}",
+            "expect no minimum alert for those collections",
         )

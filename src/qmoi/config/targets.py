@@ -10,8 +10,16 @@ from qmoi.domain.money import Money
 from qmoi.domain.streams import StreamKey
 
 
-def read_targets(reader: Reader) -> TargetSettings:
-    """The daily targets; per-stream overrides of the proportional split are optional."""
+def read_targets(
+    reader: Reader,
+    airtel_currency: str = "KES",
+    *,
+    airtel: Reader | None = None,
+    mpesa: Reader | None = None,
+) -> TargetSettings:
+    """The daily targets; per-stream overrides of the proportional split are optional.
+    ``airtel`` / ``mpesa`` read that provider's own figures (muted when it is disabled)."""
+    airtel, mpesa = airtel or reader, mpesa or reader
     stream_targets: list[tuple[StreamKey, Money]] = []
     for key, value in key_values(reader, "QMOI_STREAM_TARGETS"):
         stream = stream_key(reader, "QMOI_STREAM_TARGETS", key)
@@ -23,12 +31,13 @@ def read_targets(reader: Reader) -> TargetSettings:
         if stream is not None:
             stream_targets.append((stream, amount))
     return TargetSettings(
-        daily_airtel=reader.amount("QMOI_DAILY_TARGET_AIRTEL"),
-        daily_mpesa=reader.amount("QMOI_DAILY_TARGET_MPESA"),
+        # in the wallet's currency, with its decimals (none for UGX)
+        daily_airtel=airtel.amount("QMOI_DAILY_TARGET_AIRTEL", airtel_currency),
+        daily_mpesa=mpesa.amount("QMOI_DAILY_TARGET_MPESA"),
         combined=reader.amount("QMOI_COMBINED_TARGET"),
         minimum=reader.amount("QMOI_MINIMUM_GUARANTEE"),
-        growth_airtel=reader.ratio("QMOI_AIRTEL_GROWTH_TARGET"),
-        growth_mpesa=reader.ratio("QMOI_MPESA_GROWTH_TARGET"),
+        growth_airtel=airtel.ratio("QMOI_AIRTEL_GROWTH_TARGET"),
+        growth_mpesa=mpesa.ratio("QMOI_MPESA_GROWTH_TARGET"),
         mode=TargetMode(reader.choice("QMOI_TARGET_MODE", ["fixed", "growth"], "fixed")),
         stream_targets=tuple(stream_targets),
     )
@@ -53,13 +62,21 @@ def _mpesa_chunk(reader: Reader) -> Money:
     return chunk
 
 
-def read_transfers(reader: Reader, airtel_currency: str) -> TransferSettings:
-    """Whether and in what chunks earnings go to the owner."""
+def read_transfers(
+    reader: Reader,
+    airtel_currency: str,
+    *,
+    airtel: Reader | None = None,
+    mpesa: Reader | None = None,
+) -> TransferSettings:
+    """Whether and in what chunks earnings go to the owner; ``airtel`` / ``mpesa`` read
+    that provider's chunk (muted when it is disabled)."""
+    airtel, mpesa = airtel or reader, mpesa or reader
     return TransferSettings(
         enabled=reader.boolean("QMOI_AUTO_TRANSFER"),
         # Airtel pays cents (its amounts are JSON numbers with decimals); a currency
         # without minor units refuses them when parsed
-        chunk_airtel=reader.amount("QMOI_AUTO_TRANSFER_AIRTEL", airtel_currency),
-        chunk_mpesa=_mpesa_chunk(reader),
+        chunk_airtel=airtel.amount("QMOI_AUTO_TRANSFER_AIRTEL", airtel_currency),
+        chunk_mpesa=_mpesa_chunk(mpesa),
         fallback=reader.boolean("QMOI_TRANSFER_FALLBACK"),
     )

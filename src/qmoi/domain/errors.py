@@ -27,6 +27,11 @@ class InvalidAmount(DomainError):
     code = "invalid_amount"
 
 
+class UnknownCurrency(InvalidAmount):
+    """A code that is not an ISO 4217 currency with minor units: its decimals, and so
+    every amount in it, would be a guess."""
+
+
 class CurrencyMismatch(DomainError):
     """Two currencies were mixed in one sum, comparison or journal entry."""
 

@@ -9,27 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import ClassVar
 
-from qmoi.domain.errors import CurrencyMismatch, InvalidAmount
+from iso4217 import Currency
 
-#: Decimal places per ISO 4217 currency; Airtel's markets include zero-decimal ones.
-EXPONENTS: dict[str, int] = {
-    "KES": 2,
-    "UGX": 0,
-    "TZS": 2,
-    "RWF": 0,
-    "ZMW": 2,
-    "MWK": 2,
-    "MGA": 0,
-    "CDF": 2,
-    "USD": 2,
-    "XAF": 0,
-    "XOF": 0,
-    "NGN": 2,
-    "SCR": 2,
-    "GAB": 0,
-}
+from qmoi.domain.errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
 
 #: the largest amount the books hold: a signed 64-bit count of minor units (BIGINT)
 MAX_MINOR = 2**63 - 1
@@ -38,9 +23,21 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _AMOUNT = re.compile(r"^(?P<sign>-)?(?P<whole>\d{1,3}(,\d{3})+|\d+)(\.(?P<frac>\d+))?$")
 
 
+@cache
 def exponent(currency: str) -> int:
-    """Decimal places of ``currency`` (2 unless listed otherwise)."""
-    return EXPONENTS.get(currency, 2)
+    """Decimal places of ``currency`` as ISO 4217 gives them (KES 2, UGX and RWF 0), from
+    the maintained ``iso4217`` data rather than a table of our own that would drift.
+
+    Raises :class:`UnknownCurrency` for a code ISO 4217 does not list, or one with no
+    minor unit defined (gold, "no currency"), so no amount is read with guessed decimals.
+    """
+    try:
+        places = Currency(currency).exponent if _CURRENCY.match(currency) else None
+    except ValueError:
+        places = None
+    if places is None:
+        raise UnknownCurrency(f"{currency!r} is not an ISO 4217 currency code")
+    return places
 
 
 @dataclass(frozen=True, slots=True, order=False)
@@ -59,6 +56,7 @@ class Money:
             )
         if not isinstance(self.currency, str) or not _CURRENCY.match(self.currency):
             raise InvalidAmount(f"currency must be a 3-letter ISO code, got {self.currency!r}")
+        exponent(self.currency)  # an unknown code is refused here, not when first shown
 
     # --- construction -----------------------------------------------------------------
 
@@ -87,7 +85,7 @@ class Money:
         if isinstance(value, int):
             minor = value * 10**places
         elif isinstance(value, Decimal):
-            minor = _decimal_to_minor(value, places, str(value))
+            minor = _decimal_to_minor(value, places, str(value), currency)
         elif isinstance(value, str):
             text = value.strip().replace(" ", "")
             match = _AMOUNT.match(text)
@@ -97,7 +95,7 @@ class Money:
                 number = Decimal(text.replace(",", ""))
             except InvalidOperation as exc:  # pragma: no cover - the regex excludes this
                 raise InvalidAmount(f"{value!r} is not an amount") from exc
-            minor = _decimal_to_minor(number, places, value)
+            minor = _decimal_to_minor(number, places, value, currency)
         else:
             raise InvalidAmount(f"amount {value!r} has unsupported type {type(value).__name__}")
         if abs(minor) > MAX_MINOR:
@@ -190,7 +188,7 @@ class Money:
         return Decimal(self.minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))
 
     def format(self) -> str:
-        """``KES 1,250.50``."""
+        """``KES 1,250.50``, ``UGX 300,000``: the currency's own decimals, never more."""
         places = exponent(self.currency)
         return f"{self.currency} {self.to_decimal():,.{places}f}"
 
@@ -198,10 +196,12 @@ class Money:
         return self.format()
 
 
-def _decimal_to_minor(number: Decimal, places: int, shown: object) -> int:
+def _decimal_to_minor(number: Decimal, places: int, shown: object, currency: str) -> int:
     if not number.is_finite():
         raise InvalidAmount(f"amount {shown!r} is not a finite number")
     scaled = number.scaleb(places)
     if scaled != scaled.to_integral_value():
+        if places == 0:
+            raise InvalidAmount(f"amount {shown!r} has decimals, and {currency} has no minor unit")
         raise InvalidAmount(f"amount {shown!r} has more than {places} decimal places")
     return int(scaled)

@@ -60,18 +60,30 @@ class InvalidRequest(DomainError):
 
 
 def validate(services: Services, provider: str, requests: list[PaymentRequest]) -> None:
-    from qmoi.domain.msisdn import normalise_msisdn  # the one phone-number rule, shared
+    """Refuse the batch at its first bad request. A number in another network's range is
+    refused only under QMOI_STRICT_NETWORK; otherwise it is sent (numbers can be ported)
+    and a ``collection.network_mismatch`` warning is logged."""
+    from qmoi.domain.msisdn import check_msisdn  # the one phone-number rule, shared
 
     policy = services.policy.provider(provider)
+    strict = services.policy.strict_network
+    hinted: list[int] = []
     capabilities = capabilities_of(services.providers.get(provider))
     if not requests:
         raise InvalidRequest(0, "give at least one payment request")
     if len(requests) > MAX_REQUESTS:
         raise InvalidRequest(MAX_REQUESTS, f"at most {MAX_REQUESTS} requests at a time")
     for index, request in enumerate(requests):
-        number, error = normalise_msisdn(request.msisdn, policy.network)
-        if error or number != request.msisdn:
-            raise InvalidRequest(index, error or "msisdn must be in 2547… form", "invalid_msisdn")
+        checked = check_msisdn(request.msisdn, policy.country, policy.network)
+        error = checked.problem or (checked.network_hint if strict else None)
+        if error or checked.number != request.msisdn:
+            raise InvalidRequest(
+                index,
+                error or "msisdn must be in international form without '+' (2547…, 2567…)",
+                "invalid_msisdn",
+            )
+        if checked.network_hint is not None:
+            hinted.append(index)
         if request.amount.currency != policy.currency or not request.amount.is_positive:
             raise InvalidRequest(
                 index, f"amount must be a positive {policy.currency} amount", InvalidAmount.code
@@ -80,6 +92,15 @@ def validate(services: Services, provider: str, requests: list[PaymentRequest]) 
         if problem is not None:
             raise InvalidRequest(index, problem, InvalidAmount.code)
         stream(request.stream)
+    for index in hinted:  # logged only once the whole batch is accepted
+        log.warning(
+            "collection.network_mismatch",
+            provider=provider,
+            index=index,
+            msisdn=requests[index].msisdn,  # masked to its last digits by the log set-up
+            country=policy.country,
+            expected_network=policy.network,
+        )
 
 
 async def start_collections(

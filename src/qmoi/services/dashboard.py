@@ -1,5 +1,6 @@
-"""What the owner's dashboard shows, in one read: the metrics answer, revenue by hour
-today and yesterday, and recent alerts with how their delivery went."""
+"""What the owner's dashboard shows, in one read: the enabled providers, the metrics
+answer, revenue by hour today and yesterday, and recent alerts with how their delivery
+went."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ from qmoi.services import metrics
 from qmoi.services.context import Services
 
 HOURS = range(24)
+
+
+def providers(services: Services) -> list[dict[str, str]]:
+    """The enabled providers, in order, as the page lists them: the page draws a card
+    and a choice for each of these and for no other."""
+    return [{"key": p.name, "label": p.label} for p in services.policy.providers.values()]
 
 
 def board(services: Services) -> dict[str, Any]:
@@ -47,6 +54,7 @@ def board(services: Services) -> dict[str, Any]:
         for n in notes
     ]
     return {
+        "providers": providers(services),
         "metrics": answer,
         "hourly": hourly,
         "alerts": alerts,

@@ -18,7 +18,6 @@ from qmoi.domain.money import Money
 from qmoi.domain.streams import STREAMS, StreamKey
 from qmoi.domain.targets import growth, next_day_target, progress_percent, split_target
 from qmoi.domain.transfer import Transfer
-from qmoi.providers.base import PROVIDERS
 from qmoi.services.context import Services
 from qmoi.services.policy import Policy
 from qmoi.services.ports import UnitOfWork
@@ -67,7 +66,9 @@ def target_for(uow: UnitOfWork, policy: Policy, provider: str, day: date) -> Mon
     if yesterday is None:
         return rules.daily_target
     return next_day_target(
-        Money(yesterday.earned_minor, rules.currency), rules.growth_goal, policy.minimum
+        Money(yesterday.earned_minor, rules.currency),
+        rules.growth_goal,
+        policy.minimum_in(rules.currency),
     )
 
 
@@ -97,7 +98,7 @@ def provider_figures(uow: UnitOfWork, policy: Policy, provider: str, day: date) 
         stream_target=split_target(target, overrides),
         yesterday=Money(sum(yesterday.values()), currency),
         growth_goal=rules.growth_goal,
-        minimum=policy.minimum,
+        minimum=policy.minimum_in(currency),
         last_auto_transfer=uow.transfers.latest(provider, trigger="auto", day=day),
         transferred_today=Money(transfers, currency),
     )
@@ -135,7 +136,8 @@ def _transfer_summary(transfer: Transfer | None) -> dict[str, Any] | None:
 
 def metrics(services: Services, now: datetime | None = None) -> dict[str, Any]:
     """The metrics answer: ``{"airtel": {...}, "mpesa": {...}, "combined": {...}}``, the
-    combined figures naming each provider's earnings."""
+    combined figures naming each provider's earnings. A disabled provider has no key,
+    here or in ``combined``: the figures are over the enabled ones."""
     now = now or services.clock.now()
     by_provider = figures(services, services.policy.day(now))
     answer: dict[str, Any] = {}
@@ -171,7 +173,7 @@ def metrics(services: Services, now: datetime | None = None) -> dict[str, Any]:
     same = [f for f in by_provider.values() if f.earned.currency == currency]
     combined = Money(sum(f.earned.minor for f in same), currency)
     answer["combined"] = {
-        **{name: answer.get(name, {}).get("dailyEarnings", 0) for name in PROVIDERS},
+        **{name: answer[name]["dailyEarnings"] for name in by_provider},
         "combined": amount(combined),
         "target": amount(policy.combined_target),
         "progress": percent(progress_percent(combined, policy.combined_target)),

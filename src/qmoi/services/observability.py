@@ -3,11 +3,15 @@ read-only transaction, so that any process answers with the same figures."""
 
 from __future__ import annotations
 
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from qmoi.services import metrics
 from qmoi.services.context import Services
+
+K = TypeVar("K", bound=tuple[str, ...])
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,12 @@ class Snapshot:
     sandbox: bool
 
 
+def _enabled(rows: Mapping[K, int], providers: Container[str]) -> dict[K, int]:
+    """Only the enabled providers' rows: a disabled provider is absent from the scrape,
+    whatever the database still holds from when it was on."""
+    return {key: count for key, count in rows.items() if key[0] in providers}
+
+
 def snapshot(services: Services) -> Snapshot:
     policy = services.policy
     figures = metrics.figures(services)
@@ -38,9 +48,9 @@ def snapshot(services: Services) -> Snapshot:
         oldest = uow.observed.oldest_open()
         return Snapshot(
             at=now,
-            collections=uow.observed.collections(),
-            transfers=uow.observed.transfers(),
-            rejected=uow.observed.rejected_callbacks(),
+            collections=_enabled(uow.observed.collections(), policy.providers),
+            transfers=_enabled(uow.observed.transfers(), policy.providers),
+            rejected=_enabled(uow.observed.rejected_callbacks(), policy.providers),
             deliveries=uow.deliveries.counts(),
             earned_today={
                 (name, stream.value, money.currency): money.minor

@@ -16,6 +16,7 @@ from qmoi.domain.streams import StreamKey
 @dataclass(frozen=True)
 class ProviderPolicy:
     name: str  # airtel | mpesa
+    label: str  # the name people know it by ("Airtel Money"), as its connector says
     network: str  # the phonenumbers carrier name: Airtel | Safaricom
     currency: str
     owner_msisdn: str
@@ -30,10 +31,13 @@ class ProviderPolicy:
     fee_by_enquiry: bool = False
     c2b_rules: tuple[tuple[str, StreamKey], ...] = ()
     c2b_default_stream: StreamKey = StreamKey.DIGITAL_PAYMENTS
+    #: ISO 3166 country whose numbers the provider's customers have (Airtel's is set)
+    country: str = "KE"
 
 
 @dataclass(frozen=True)
 class Policy:
+    #: the enabled providers only: a disabled one is absent from every service
     providers: dict[str, ProviderPolicy]
     combined_target: Money
     minimum: Money
@@ -44,6 +48,8 @@ class Policy:
     fallback: bool = False
     stop_at_target: bool = True
     stream_targets: dict[StreamKey, Money] = field(default_factory=dict)
+    #: a number in another network's range is refused; otherwise accepted and logged
+    strict_network: bool = False
     #: how long a prompt may stay pending, and an unknown outcome unresolved, before the
     #: collection is expired (a later confirmation still books it)
     pending_expiry_s: float = 3600.0
@@ -72,6 +78,12 @@ class Policy:
 
     def day(self, instant: datetime) -> date:
         return business_day(instant, self.tz)
+
+    def minimum_in(self, currency: str) -> Money:
+        """The minimum guarantee for figures in ``currency``: it is one amount in one
+        currency, so a provider that collects in another has none (zero) rather than a
+        comparison across currencies."""
+        return self.minimum if self.minimum.currency == currency else Money(0, currency)
 
     def provider(self, name: str) -> ProviderPolicy:
         return self.providers[name]

@@ -286,6 +286,24 @@ class TestCollect:
         )
         assert "x-signature" not in request.headers
 
+    async def test_another_country_sends_its_national_number_country_and_currency(
+        self, connect: Connect, fake: FakeAirtel
+    ) -> None:
+        """Uganda: ``X-Country`` / ``X-Currency`` and the body's pair from the settings on
+        every call, the number without 256, and UGX (no minor unit) as a whole number."""
+        fake.on("POST", PUSH_PATH, ACCEPTED)
+        settings = make_settings(country="UG", currency="UGX", phone_number="256701234567")
+        request = CollectRequest("qmoi-col-1", "256701234567", Money(5000, "UGX"), "ref", "d")
+        await connect(settings).collect(request)
+        await connect(settings).collect(request)
+        for sent in fake.calls(PUSH_PATH):
+            assert (sent.headers["x-country"], sent.headers["x-currency"]) == ("UG", "UGX")
+            assert sent.content == (
+                b'{"reference":"ref","subscriber":{"country":"UG","currency":"UGX",'
+                b'"msisdn":"701234567"},"transaction":{"amount":5000,"country":"UG",'
+                b'"currency":"UGX","id":"qmoi-col-1"}}'
+            )
+
     async def test_decimal_amount_on_the_wire(self, connect: Connect, fake: FakeAirtel) -> None:
         fake.on("POST", PUSH_PATH, ACCEPTED)
         request = CollectRequest("qmoi-col-2", "254733123456", Money(15050, KES), "ref", "d")

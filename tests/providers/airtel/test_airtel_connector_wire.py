@@ -34,6 +34,33 @@ def test_msisdn_other_countries() -> None:
         wire.to_national("254733123456", "GH")
 
 
+@pytest.mark.parametrize(
+    ("country", "stored", "national"),
+    [
+        ("KE", "254733123456", "733123456"),
+        ("UG", "256701234567", "701234567"),
+        ("TZ", "255681234567", "681234567"),
+        ("ZM", "260971234567", "971234567"),
+        ("MW", "265991234567", "991234567"),
+        ("RW", "250731234567", "731234567"),
+        ("CD", "243991234567", "991234567"),
+        ("NG", "2348021234567", "8021234567"),
+    ],
+)
+def test_msisdn_is_sent_without_the_country_code_of_its_own_country(
+    country: str, stored: str, national: str
+) -> None:
+    """The national number phonenumbers gives, whatever the length of the country code
+    or of the number (Nigeria's are 10 digits) — never a fixed "254" sliced off."""
+    assert wire.to_national(stored, country) == national
+    assert wire.to_national("+" + stored, country) == national
+    assert wire.to_national("0" + national, country) == national
+    assert wire.to_international(national, country) == stored
+    other = "254733123456" if country != "KE" else "256701234567"
+    with pytest.raises(wire.InvalidMsisdn):
+        wire.to_national(other, country)
+
+
 def test_mask_keeps_last_three() -> None:
     assert wire.mask_msisdn("254733123456") == "*********456"
     assert wire.mask_msisdn(None) == ""

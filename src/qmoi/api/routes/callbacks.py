@@ -48,13 +48,20 @@ def _airtel_kind(body: bytes) -> CallbackKind:
 
 @router.post("/api/airtel/callback", summary="Airtel collection and disbursement callbacks")
 async def airtel_callback(request: Request, svc: ServicesDep) -> JSONResponse:
-    if "airtel" not in svc.providers:
-        raise ApiError(404, "not_found", "Airtel is not configured")
+    _enabled(svc, "airtel")
     body = await _body(request)
     receipt = await receive(
         svc, _intake(request), "airtel", _airtel_kind(body), dict(request.headers), body
     )
     return JSONResponse(receipt.body, status_code=receipt.status_code)
+
+
+def _enabled(svc: Services, provider: str) -> None:
+    """A disabled provider's callbacks are refused before anything is read or stored."""
+    if provider not in svc.providers:
+        raise ApiError(
+            404, "provider_not_enabled", f"{provider} is not enabled on this QMOI; nothing stored"
+        )
 
 
 def _intake(request: Request) -> Intake:
@@ -63,9 +70,8 @@ def _intake(request: Request) -> Intake:
 
 
 async def _mpesa(request: Request, svc: Services, token: str, sub: str) -> JSONResponse:
-    connector = svc.providers.get("mpesa")
-    if connector is None:
-        raise ApiError(404, "not_found", "M-Pesa is not configured")
+    _enabled(svc, "mpesa")
+    connector = svc.providers["mpesa"]
     from qmoi.providers.mpesa.callbacks import route
 
     if not connector.callback_token_valid(token):  # type: ignore[attr-defined]

@@ -1,5 +1,5 @@
-"""The owner's web dashboard at ``/``: a sign-in form, then one page for Airtel, M-Pesa
-and combined, filled from the JSON API and kept live by server-sent events.
+"""The owner's web dashboard at ``/``: a sign-in form, then one page for each enabled
+provider and combined, filled from the JSON API and kept live by server-sent events.
 
 Signing in exchanges the key (typed into a form, never in a URL) for a signed, expiring,
 HttpOnly SameSite=Strict cookie (:mod:`qmoi.api.sessions`). ``/dashboard/events`` sends
@@ -30,7 +30,6 @@ from qmoi.services.keys import key_role
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
 
-PROVIDERS = [{"key": "airtel", "label": "Airtel Money"}, {"key": "mpesa", "label": "M-Pesa"}]
 #: how often the event stream looks for a change, and sends a keep-alive comment
 CHECK_S = 0.5
 KEEPALIVE_S = 15.0
@@ -65,7 +64,11 @@ def home(request: Request, svc: ServicesDep) -> Response:
     if role is None:
         return _page(request, "login.html")
     return _page(
-        request, "dashboard.html", role=role, sandbox=svc.policy.sandbox, providers=PROVIDERS
+        request,
+        "dashboard.html",
+        role=role,
+        sandbox=svc.policy.sandbox,
+        providers=dashboard.providers(svc),
     )
 
 

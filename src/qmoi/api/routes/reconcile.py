@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body
 from qmoi.api.deps import OwnerDep, ServicesDep
 from qmoi.api.errors import ApiError, documented
 from qmoi.api.schemas import ReconcileIn, ReconcileOut
+from qmoi.providers.base import PROVIDERS
 from qmoi.services.reconcile import reconcile
 
 router = APIRouter(prefix="/api/qmoi", tags=["reconcile"])
@@ -28,8 +29,13 @@ async def run_reconciliation(
     body = body or ReconcileIn()
     names = list(svc.policy.providers)
     if body.provider is not None and body.provider not in names:
+        known = body.provider in PROVIDERS
         raise ApiError(
-            422, "invalid_request", f"provider: {body.provider!r} is not one; use airtel or mpesa"
+            422,
+            "provider_not_enabled" if known else "invalid_request",
+            f"provider: {body.provider} is not enabled on this QMOI; use {' or '.join(names)}"
+            if known
+            else f"provider: {body.provider!r} is not one; use {' or '.join(names)}",
         )
     today = svc.policy.day(svc.clock.now())
     day = body.day or today - timedelta(days=1)

@@ -34,7 +34,7 @@ from qmoi.domain.money import Money, exponent
 from qmoi.domain.msisdn import normalise_msisdn
 from qmoi.domain.streams import StreamKey, stream
 from qmoi.domain.transfer import Transfer
-from qmoi.providers.base import ProviderError
+from qmoi.providers.base import PROVIDERS, ProviderError
 from qmoi.services import metrics as metrics_service
 from qmoi.services.collections import InvalidRequest, PaymentRequest, start_collections
 from qmoi.services.context import Services
@@ -45,18 +45,29 @@ from qmoi.services.transfers import TransferRefused, manual_transfer
 
 router = APIRouter(prefix="/api/qmoi/revenue", tags=["revenue"], route_class=ExactJSONRoute)
 
-#: the spec lists the providers; any other name is answered 404 ``unknown_provider``
+#: the spec lists the providers; any other name is answered 404 ``unknown_provider``,
+#: one this QMOI does not collect on 404 ``provider_not_enabled``
 ProviderPath = Annotated[
-    str, Path(description="airtel or mpesa", json_schema_extra={"enum": ["airtel", "mpesa"]})
+    str,
+    Path(
+        description="airtel or mpesa (an enabled one)",
+        json_schema_extra={"enum": list(PROVIDERS)},
+    ),
 ]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 def _provider(services: Services, provider: str) -> str:
-    if provider not in services.policy.providers:
+    """``provider`` if this QMOI collects on it; else 404, naming the ones it does."""
+    enabled = " or ".join(services.policy.providers)
+    if provider in PROVIDERS and provider not in services.policy.providers:
         raise ApiError(
-            404, "unknown_provider", f"{provider!r} is not a provider; use airtel or mpesa"
+            404,
+            "provider_not_enabled",
+            f"{provider} is not enabled on this QMOI, which collects on {enabled} only",
         )
+    if provider not in services.policy.providers:
+        raise ApiError(404, "unknown_provider", f"{provider!r} is not a provider; use {enabled}")
     return provider
 
 
@@ -175,7 +186,9 @@ async def generate(
                 key_ = stream(item.stream).key
             except UnknownStream as exc:
                 raise ApiError(422, "unknown_stream", f"requests[{index}].stream: {exc}") from exc
-            number, problem = normalise_msisdn(item.msisdn, rules.network)
+            number, problem = normalise_msisdn(
+                item.msisdn, rules.country, rules.network, strict=svc.policy.strict_network
+            )
             if problem:
                 raise ApiError(422, "invalid_msisdn", f"requests[{index}].msisdn: {problem}")
             requests.append(

@@ -4,7 +4,8 @@
 "use strict";
 
 const HEADERS = { "X-QMOI-Dashboard": "1" };
-const PROVIDERS = ["airtel", "mpesa"];
+// the enabled providers, as the server lists them (a disabled one is never asked about)
+let providers = [];
 const REV = "/api/qmoi/revenue";
 const charts = {};
 const kes = (value) =>
@@ -85,7 +86,7 @@ function renderProvider(name, m, hourly) {
 
 async function loadTransfers() {
   const lists = await Promise.all(
-    PROVIDERS.map((p) =>
+    providers.map((p) =>
       getJson(`${REV}/${p}/transactions?kind=transfer&limit=10`).then((a) =>
         a.items.map((x) => ({ provider: p, ...x }))),
     ),
@@ -113,12 +114,13 @@ async function loadTransactions() {
 
 async function load() {
   const board = await getJson("/dashboard/data");
+  providers = board.providers.map((p) => p.key);
   const c = board.metrics.combined;
   put("combined-earned", c.combined, `KES ${kes(c.combined)}`);
   put("combined-target", c.target, kes(c.target));
   put("combined-progress", c.progress);
   put("combined-day", c.day);
-  for (const name of PROVIDERS) {
+  for (const name of providers) {
     if (board.metrics[name]) renderProvider(name, board.metrics[name], board.hourly[name]);
   }
   const failing = Object.entries(board.failing_channels);

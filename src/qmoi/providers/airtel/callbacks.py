@@ -125,7 +125,11 @@ def _amount(value: Any, currency: str) -> Money:
         raise _reject("bad_amount", "callback amount is not a number") from None
     if not major.is_finite() or major <= 0 or major > MAX_AMOUNT_MAJOR:
         raise _reject("bad_amount", "callback amount is not a positive, sane amount")
-    if major != major.quantize(Decimal(1).scaleb(-exponent(currency)), rounding="ROUND_DOWN"):
+    try:
+        places = exponent(currency)
+    except InvalidAmount:  # not an ISO 4217 code: its decimals are unknown
+        raise _reject("wrong_type", "callback currency is not an ISO 4217 currency") from None
+    if major != major.quantize(Decimal(1).scaleb(-places), rounding="ROUND_DOWN"):
         raise _reject("bad_amount", f"callback amount has more decimals than {currency} has")
     try:
         return Money.parse(major, currency)

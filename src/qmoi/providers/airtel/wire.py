@@ -25,6 +25,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from qmoi.providers.airtel import countries
 from qmoi.providers.airtel.models import (
     BalanceData,
     CallbackBody,
@@ -67,51 +71,56 @@ HEADER_KEY = "x-key"
 REFERENCE_MAX = 64
 
 # --------------------------------------------------------------------------------------
-# MSISDN (§12, §13): national significant number on the wire, E.164 digits in QMOI
+# MSISDN (§12, §13): national significant number on the wire, E.164 digits in QMOI;
+# the rules of each country's numbers are phonenumbers'
 # --------------------------------------------------------------------------------------
-
-#: §12 dialling codes of Airtel's footprint.
-DIALLING_CODES: dict[str, str] = {
-    "KE": "254", "UG": "256", "TZ": "255", "RW": "250", "ZM": "260", "MW": "265",
-    "NG": "234", "CD": "243", "CG": "242", "GA": "241", "TD": "235", "NE": "227",
-    "MG": "261", "SC": "248",
-}  # fmt: skip
-
-#: §13 national number lengths (9 unless listed; Nigeria 10 is unconfirmed).
-NATIONAL_LENGTHS: dict[str, int] = {"NG": 10}
 
 
 class InvalidMsisdn(ValueError):
     """A subscriber number that is not a number of the configured country."""
 
 
-def national_length(country: str) -> int:
-    return NATIONAL_LENGTHS.get(country, 9)
-
-
 def to_national(msisdn: str, country: str) -> str:
     """``+254733123456`` / ``254733123456`` / ``0733123456`` / ``733123456`` →
-    ``733123456``: no ``+``, no country code, no leading 0 (§13)."""
-    code = DIALLING_CODES.get(country)
-    if code is None:
+    ``733123456``: the national significant number phonenumbers gives for ``country``
+    (no ``+``, no country code, no trunk 0; §13), of a length its mobiles can have.
+
+    Validity (a real range, the right network) is checked where a number comes in; this
+    only converts, so the emulator's test numbers travel too."""
+    if country not in countries.CURRENCIES:
         raise InvalidMsisdn(f"country {country!r} is not in Airtel's footprint")
-    digits = "".join(msisdn.split()).replace("-", "")
-    digits = digits.removeprefix("+")
-    length = national_length(country)
+    code = countries.dialling_code(country)
+    digits = "".join(msisdn.split()).replace("-", "").removeprefix("+")
     if not digits.isdigit() or not digits.isascii():
         raise InvalidMsisdn("a phone number has digits only")
-    if len(digits) == len(code) + length and digits.startswith(code):
-        digits = digits[len(code) :]
-    elif len(digits) == length + 1 and digits.startswith("0"):
-        digits = digits[1:]
-    if len(digits) != length or digits.startswith("0"):
-        raise InvalidMsisdn(f"not a {country} number of {length} national digits")
-    return digits
+    parsed = _parsed(digits, country, code)
+    if (
+        parsed is None
+        or str(parsed.country_code) != code
+        or not phonenumbers.is_possible_number_for_type(parsed, PhoneNumberType.MOBILE)
+    ):
+        raise InvalidMsisdn(f"not a mobile number of {country} (+{code})")
+    return str(parsed.national_number)
+
+
+def _parsed(digits: str, country: str, code: str) -> phonenumbers.PhoneNumber | None:
+    """``digits`` as an international number when it starts with the country code and
+    is one, else as a national number of ``country``."""
+    candidates = (["+" + digits] if digits.startswith(code) else []) + [digits]
+    for text in candidates:
+        try:
+            parsed = phonenumbers.parse(text, country)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number_for_type(parsed, PhoneNumberType.MOBILE):
+            return parsed
+    return None
 
 
 def to_international(msisdn: str, country: str) -> str:
-    """Any accepted form → QMOI's stored form, ``254733123456`` (digits, no ``+``)."""
-    return DIALLING_CODES[country] + to_national(msisdn, country)
+    """Any accepted form → QMOI's stored form, E.164 digits without ``+``
+    (``254733123456``)."""
+    return countries.dialling_code(country) + to_national(msisdn, country)
 
 
 def mask_msisdn(msisdn: str | None) -> str:
@@ -312,7 +321,6 @@ __all__ = [
     "BALANCE_PATH",
     "COLLECTION_ENQUIRY_PATH",
     "COLLECTION_PATHS",
-    "DIALLING_CODES",
     "DISBURSEMENT_ENQUIRY_PATHS",
     "DISBURSEMENT_ENQUIRY_V2_PARAMS",
     "DISBURSEMENT_PATHS",
@@ -323,7 +331,6 @@ __all__ = [
     "HEADER_SIGNATURE",
     "MAX_INT_DIGITS",
     "MAX_NUMBER_CHARS",
-    "NATIONAL_LENGTHS",
     "REFERENCE_MAX",
     "REFUND_PATH",
     "TOKEN_PATH",
@@ -349,7 +356,6 @@ __all__ = [
     "dumps",
     "loads",
     "mask_msisdn",
-    "national_length",
     "refund_body",
     "scrub",
     "to_international",

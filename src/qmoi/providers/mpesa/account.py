@@ -101,7 +101,8 @@ class Account:
         """Daraja has no subscriber (KYC) lookup, so this always raises :class:`Rejected`:
         "not a valid Safaricom number" when the number is not one, otherwise "no lookup
         exists" — registration and names cannot be known before a payment."""
-        normalised, problem = normalise_msisdn(msisdn, "Safaricom")
+        # strict: a KYC answer is about the number's own range, ports aside
+        normalised, problem = normalise_msisdn(msisdn, "KE", "Safaricom", strict=True)
         if problem is not None:
             raise Rejected(
                 PROVIDER, "user_enquiry", f"{mask_msisdn(msisdn.strip())} is not a valid "
