@@ -12,8 +12,10 @@ import signal
 import stat
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -47,8 +49,14 @@ def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_qmoi_start_books_sales_and_pays_the_owner_within_a_minute(tmp_path: Path) -> None:
     port = free_port()
+    # a simulated hour from 08:00 today: run at any hour, the minute never crosses a
+    # midnight (which would start a new day with nothing transferred yet)
+    morning = datetime.now(ZoneInfo("Africa/Nairobi")).replace(
+        hour=8, minute=0, second=0, microsecond=0
+    )
     process = subprocess.Popen(
-        [QMOI, "start", "--port", str(port), "--speed", "60", "--seed", "3"],
+        [QMOI, "start", "--port", str(port), "--speed", "60", "--seed", "3"]
+        + ["--start", morning.isoformat()],
         cwd=tmp_path,
         env=clean_env(),
         stdout=subprocess.PIPE,
