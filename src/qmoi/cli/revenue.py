@@ -25,6 +25,7 @@ from rich.text import Text
 from qmoi.bootstrap import require_current
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import FAILED, out
+from qmoi.domain.money import exponent
 from qmoi.errors import ConfigError
 from qmoi.providers.base import PROVIDERS
 from qmoi.services import days, metrics
@@ -127,11 +128,17 @@ def _status_view(services: Services, names: list[str]) -> Group:
 
 
 def _provider_table(name: str, figures: dict[str, Any]) -> Table:
+    currency = figures.get("currency", "KES")
+    places = exponent(currency)
+
+    def shown(value: float) -> str:
+        return f"{value:,.{places}f}"
+
     progress = float(figures["targetProgress"])
     filled = min(20, int(progress / 5))
     bar = "█" * filled + "░" * (20 - filled)
     table = Table(
-        title=f"{name}: KES {figures['dailyEarnings']:,} of {figures['target']:,} "
+        title=f"{name}: {currency} {figures['dailyEarnings']:,} of {figures['target']:,} "
         f"{bar} {progress}% — auto-transfer {figures['autoTransferStatus']}",
         title_justify="left",
     )
@@ -139,10 +146,10 @@ def _provider_table(name: str, figures: dict[str, Any]) -> Table:
     table.add_column("earned", justify="right")
     table.add_column("target", justify="right")
     for stream, values in figures["streamPerformance"].items():
-        table.add_row(stream, f"{values['earned']:,.2f}", f"{values['target']:,.2f}")
+        table.add_row(stream, shown(values["earned"]), shown(values["target"]))
     last = figures.get("lastAutoTransfer")
     table.caption = (
-        f"last transfer: {last['reference']} KES {last['amount']:,} {last['state']}"
+        f"last transfer: {last['reference']} {currency} {last['amount']:,} {last['state']}"
         + (f" ({last['providerReference']})" if last["providerReference"] else "")
         if last
         else "last transfer: none today"
@@ -222,9 +229,11 @@ def start_collections(
                 f"--file: {file} is not readable JSON ({exc}) — see README for the shape"
             ) from exc
     data = call_api(ctx.obj, api_url, f"/api/qmoi/revenue/{provider}/generate", body)
+    currency = _currency(ctx, provider)
     for c in data["collections"]:
         out.print(
-            f"{c['id']}  {c['stream']:<17} KES {c['amount']:>10,}  {c['msisdn']}  {c['status']}",
+            f"{c['id']}  {c['stream']:<17} {currency} {c['amount']:>10,}  "
+            f"{c['msisdn']}  {c['status']}",
             markup=False,
         )
     out.print(
@@ -234,10 +243,18 @@ def start_collections(
     )
 
 
+def _currency(ctx: typer.Context, provider: str) -> str:
+    """The provider's currency: Airtel's is its country's, M-Pesa's KES."""
+    settings = ctx.obj.settings()
+    return str(settings.airtel.currency) if provider == "airtel" else "KES"
+
+
 def transfer(
     ctx: typer.Context,
     provider: Annotated[str, typer.Option("--provider", help="airtel or mpesa")],
-    amount: Annotated[str, typer.Option("--amount", help="KES, e.g. 2000 or 1,500.50")],
+    amount: Annotated[
+        str, typer.Option("--amount", help="in the provider's currency, e.g. 2000 or 1,500.50")
+    ],
     idempotency_key: Annotated[
         str | None,
         typer.Option(
@@ -257,7 +274,8 @@ def transfer(
         {"Idempotency-Key": key},
     )
     out.print(
-        f"{data['id']}: KES {data['amount']:,} to {data['msisdn']} — {data['status']}"
+        f"{data['id']}: {_currency(ctx, provider)} {data['amount']:,} to {data['msisdn']} "
+        f"— {data['status']}"
         + (
             f" (provider reference {data['provider_reference']})"
             if data.get("provider_reference")

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -28,6 +29,10 @@ from qmoi.providers.mpesa.client import MpesaConnector
 from qmoi.providers.sandbox import SandboxControl
 
 CUSTOMERS_PER_STREAM = 12
+
+#: the Airtel countries the emulator of ``qmoi start`` serves besides AIRTEL_COUNTRY,
+#: each in its own currency, as one Airtel Open API serves many countries
+AIRTEL_EMULATOR_COUNTRIES = ("KE", "UG", "TZ", "ZM", "MW", "RW", "CD", "NG")
 
 CLOCK_FILE = "sandbox_clock.json"
 
@@ -76,21 +81,28 @@ def start_emulators(
     ``threads`` closes, on ``clock``, posting Airtel's callbacks to
     ``settings.public_url``; returns the settings with their credentials and the
     emulators' URLs."""
-    start = clock.now()
-    speed = getattr(clock, "speed", 1.0)
     urls: dict[str, str] = {}
     if settings.airtel.enabled:
-        airtel, urls["airtel"] = _airtel_emulator(settings, threads, start, speed, seed)
+        airtel, urls["airtel"] = _airtel_emulator(settings, threads, clock, seed)
         settings = settings.model_copy(update={"airtel": airtel})
     if settings.mpesa.enabled:
         mpesa_seed = None if seed is None else seed + 1
-        mpesa, urls["mpesa"] = _mpesa_emulator(settings, threads, start, speed, mpesa_seed)
+        mpesa, urls["mpesa"] = _mpesa_emulator(settings, threads, clock, mpesa_seed)
         settings = settings.model_copy(update={"mpesa": mpesa})
     return settings, urls
 
 
+def _shared(clock: Clock) -> dict[str, Any]:
+    """The emulator clock settings that tell ``clock``'s time: an accelerated clock is
+    copied exactly (start, speed and the wall-clock second it started), so an emulator
+    made later is not behind it by its set-up time times the speed."""
+    if isinstance(clock, ScaledClock):
+        return {"start": clock.start, "speed": clock.speed, "clock_origin": clock.origin}
+    return {"start": clock.now(), "speed": 1.0}
+
+
 def _airtel_emulator(
-    settings: Settings, threads: ExitStack, start: datetime, speed: float, seed: int | None
+    settings: Settings, threads: ExitStack, clock: Clock, seed: int | None
 ) -> tuple[AirtelSettings, str]:
     from qmoi_sandbox.airtel import AirtelSandboxConfig
     from qmoi_sandbox.airtel import create_app as airtel_app
@@ -99,13 +111,13 @@ def _airtel_emulator(
     callback_key = secrets.token_hex(16)
     airtel_config = AirtelSandboxConfig(
         seed=seed,
-        speed=speed,
-        start=start,
+        **_shared(clock),
         callback_url=f"{settings.public_url or ''}/api/airtel/callback",
         callback_auth=True,
         callback_key=callback_key,
         country=settings.airtel.country,
         currency=settings.airtel.currency,
+        countries=AIRTEL_EMULATOR_COUNTRIES,
     )
     airtel_url = threads.enter_context(serve_in_thread(airtel_app(airtel_config)))
     airtel = settings.airtel.model_copy(
@@ -122,13 +134,13 @@ def _airtel_emulator(
 
 
 def _mpesa_emulator(
-    settings: Settings, threads: ExitStack, start: datetime, speed: float, seed: int | None
+    settings: Settings, threads: ExitStack, clock: Clock, seed: int | None
 ) -> tuple[MpesaSettings, str]:
     from qmoi_sandbox.common.server import serve_in_thread
     from qmoi_sandbox.mpesa import MpesaSandboxConfig, MpesaState
     from qmoi_sandbox.mpesa import create_app as mpesa_app
 
-    mpesa_config = MpesaSandboxConfig(seed=seed, speed=speed, start=start)
+    mpesa_config = MpesaSandboxConfig(seed=seed, **_shared(clock))
     app = mpesa_app(mpesa_config)
     state: MpesaState = app.state.mpesa
     mpesa_url = threads.enter_context(serve_in_thread(app))

@@ -54,7 +54,7 @@ AIRTEL = (
         "owner's Airtel Money number; auto-transfers go there",
         "Airtel mobile number of AIRTEL_COUNTRY",
         f"sandbox: the test number {SANDBOX_OWNER_AIRTEL} (outside Kenya: the country's "
-        "code + 733000100)",
+        "approving test number, e.g. 256753000100 in Uganda; see docs/sandbox.md)",
         LIVE,
     ),
     Setting(

@@ -6,6 +6,8 @@ rules are not kept here: they come from ``phonenumbers``; decimals from ISO 4217
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 #: ISO 3166 country → ISO 4217 currency of its Airtel Money wallets. The first eight
 #: are the countries QMOI is tested for; DR Congo's USD wallets are unconfirmed.
 AIRTEL_CURRENCIES: dict[str, str] = {
@@ -42,3 +44,28 @@ NAMES: dict[str, str] = {
     "MG": "Madagascar",
     "SC": "Seychelles",
 }
+
+#: Sandbox only: roughly how many units of a currency a shilling's worth is, so that the
+#: traffic model (whose stream ranges are in KES) asks Ugandan customers for UGX-sized
+#: amounts. Illustrative round numbers, never an exchange rate: nothing real is converted.
+SANDBOX_UNITS_PER_KES: dict[str, Decimal] = {
+    "KES": Decimal(1),
+    "UGX": Decimal(30),
+    "TZS": Decimal(20),
+    "ZMW": Decimal("0.2"),
+    "MWK": Decimal(13),
+    "RWF": Decimal(10),
+    "CDF": Decimal(22),
+    "NGN": Decimal(12),
+    "XAF": Decimal(5),
+    "XOF": Decimal(5),
+    "MGA": Decimal(35),
+    "SCR": Decimal("0.1"),
+}
+
+
+def sandbox_units(shillings: int, currency: str) -> int:
+    """``shillings`` of the KES-based traffic model as whole units of ``currency``
+    (at least 1): sales keep round, whole amounts in every currency."""
+    factor = SANDBOX_UNITS_PER_KES.get(currency, Decimal(1))
+    return max(1, int((shillings * factor).to_integral_value(ROUND_HALF_UP)))

@@ -16,8 +16,11 @@ HOURS = range(24)
 
 def providers(services: Services) -> list[dict[str, str]]:
     """The enabled providers, in order, as the page lists them: the page draws a card
-    and a choice for each of these and for no other."""
-    return [{"key": p.name, "label": p.label} for p in services.policy.providers.values()]
+    and a choice for each of these and for no other, each in its own currency."""
+    return [
+        {"key": p.name, "label": p.label, "currency": p.currency}
+        for p in services.policy.providers.values()
+    ]
 
 
 def board(services: Services) -> dict[str, Any]:

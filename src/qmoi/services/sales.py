@@ -1,8 +1,10 @@
 """The sandbox traffic model: every cycle (5 simulated minutes), for each
 provider and stream, one simulated customer is asked for a uniformly random whole-shilling
-amount in the stream's range; the emulator's customer approves with the stream's success
-rate or fails with the network's real codes. Sandbox only — and the resulting revenue is
-still only what the emulator confirms.
+amount in the stream's range, scaled to whole units of the provider's currency by an
+illustrative factor (``SANDBOX_UNITS_PER_KES``, so UGX sales look like UGX amounts); the
+emulator's customer approves with the stream's success rate or fails with the network's
+real codes. Sandbox only — and the resulting revenue is still only what the emulator
+confirms.
 
 A cycle is claimed through a job slot (one per provider and cycle start), so several
 workers never run the same cycle twice.
@@ -17,7 +19,8 @@ from datetime import UTC, datetime
 import structlog
 
 from qmoi.domain.collection import Collection
-from qmoi.domain.money import Money
+from qmoi.domain.countries import sandbox_units
+from qmoi.domain.money import Money, exponent
 from qmoi.domain.streams import STREAMS, StreamKey
 from qmoi.services.collections import PaymentRequest, start_collections
 from qmoi.services.context import Services
@@ -61,6 +64,8 @@ async def run_cycle(
         if f is not None and f.day_earned >= f.target:
             continue  # as in the original design: no new sales once the day's target is met
         requests = []
+        currency = policy.provider(provider).currency
+        unit = 10 ** exponent(currency)
         for stream in STREAMS:
             pool = pools.get(stream.key)
             if not pool:
@@ -71,7 +76,7 @@ async def run_cycle(
             requests.append(
                 PaymentRequest(
                     msisdn=rng.choice(list(pool)),
-                    amount=Money(shillings * 100, "KES"),
+                    amount=Money(sandbox_units(shillings, currency) * unit, currency),
                     stream=stream.key,
                     reference=f"SIM-{stream.key.value[:4].upper()}",
                 )

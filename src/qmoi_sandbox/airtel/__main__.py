@@ -45,6 +45,10 @@ def _delay(text: str) -> tuple[float, float]:
     return parts[0], parts[1]
 
 
+def _countries(text: str) -> tuple[str, ...]:
+    return tuple(c.strip().upper() for c in text.split(",") if c.strip())
+
+
 def _when(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
@@ -80,6 +84,12 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     option("--pin", defaults.pin, help="disbursement PIN")
     option("--country", defaults.country, help="X-Country of the merchant app")
     option("--currency", defaults.currency, help="X-Currency of the merchant app")
+    option(
+        "--countries",
+        "",
+        type=_countries,
+        help="further countries served, comma-separated (e.g. UG,TZ), each in its currency",
+    )
     option("--opening-balance-minor", str(defaults.opening_balance_minor), type=int)
     option("--customer-delay", "5,30", type=_delay, help="LOW,HIGH simulated seconds")
     option("--prompt-timeout", str(defaults.prompt_timeout_s), type=float)
@@ -113,6 +123,7 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
             pin=args.pin,
             country=args.country,
             currency=args.currency,
+            countries=args.countries,
             seed=args.seed,
             speed=args.speed,
             start=args.start,

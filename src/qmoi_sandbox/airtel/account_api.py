@@ -45,11 +45,10 @@ async def token(request: Request, engine: AirtelEngine) -> Response:
 async def balance(request: Request, engine: AirtelEngine) -> Response:
     """Balance: the wallet balance as a decimal *string*."""
     authorise(request, engine)
-    route_headers(request, engine, Product.BALANCE)
-    state = engine.state
+    wallet = route_headers(request, engine, Product.BALANCE).wallet
     data = {
-        "balance": format_minor(state.balance_minor, state.currency),
-        "currency": state.currency,
+        "balance": format_minor(wallet.balance_minor, wallet.currency),
+        "currency": wallet.currency,
         "account_status": "Active",
     }
     return ok(data, "DP02100000001")
@@ -59,10 +58,10 @@ async def user_enquiry(request: Request, engine: AirtelEngine) -> Response:
     """User enquiry: KYC of a subscriber, by national MSISDN."""
     product = Product.KYC
     authorise(request, engine)
-    route_headers(request, engine, product)
+    market = route_headers(request, engine, product)
     msisdn = request.path_params["msisdn"]
-    check_msisdn(msisdn, engine.config.rules, product)
-    customer = engine.customers.get(msisdn)
+    check_msisdn(msisdn, market.rules, product)
+    customer = market.customers.get(msisdn)
     data = {
         "first_name": customer.first_name,
         "last_name": customer.last_name,

@@ -4,7 +4,7 @@ Every provider request goes through the same steps, in Airtel's order:
 
 1. fault preamble: added latency, then an injected 5xx *before anything is done*;
 2. bearer token (401 ``invalid_token`` when missing, 403 when unknown or expired);
-3. routing headers: ``X-Country`` (missing or not the app's country → HTTP 400
+3. routing headers: ``X-Country`` (missing or not a served country → HTTP 400
    ``ROUTER110`` flat shape; malformed → HTTP 400 envelope "Invalid Country Code") and
    ``X-Currency`` (missing → HTTP 200 ``ESB000008``; empty or wrong → HTTP 200
    "Invalid/Missing Currency");

@@ -13,11 +13,13 @@ Defaults (every one overridable through :class:`AirtelSandboxConfig`, the comman
 =========================  ==============================================================
 client id / secret         ``qmoi-sandbox`` / ``qmoi-sandbox-secret``
 disbursement PIN           ``1234`` (sent RSA-encrypted with the emulator's public key)
-country / currency         ``KE`` / ``KES`` (``X-Country`` / ``X-Currency``)
+country / currency         ``KE`` / ``KES`` (``X-Country`` / ``X-Currency``); ``countries``
+                           adds further ones, each with its wallet in its own currency
 token lifetime             180 simulated seconds (``expires_in: "180"``, a string)
 wallet                     1,000,000.00 KES (``opening_balance_minor=100_000_000``)
 subscriber answers after   5-30 simulated seconds (uniform); a silent phone: 60 s
-approve rate               0.9 for any valid number; test numbers 254733000100-104 fixed
+approve rate               0.9 for any valid number; test numbers fixed (KE 254733000100-104,
+                           other countries in ``customers.TEST_PREFIXES``)
 disbursement fee           0 (Airtel documents no fee; the answer says ``Com KES 0``)
 callback URL               none (set it: Airtel has no per-request callback URL)
 callback ``hash``          off; key ``qmoi-sandbox-callback-key``, scope ``outer``

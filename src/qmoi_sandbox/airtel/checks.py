@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from qmoi_sandbox.airtel import faults as airtel_faults
-from qmoi_sandbox.airtel.engine import AirtelEngine, Refused
+from qmoi_sandbox.airtel.engine import AirtelEngine, Market, Refused
 from qmoi_sandbox.airtel.state import AirtelStatus, Transaction, valid_country_code
 from qmoi_sandbox.airtel.wire import (
     COUNTRY_INVALID,
@@ -43,7 +43,9 @@ def authorise(request: Request, engine: AirtelEngine) -> None:
         raise Reject(403, dict(INVALID_TOKEN))
 
 
-def route_headers(request: Request, engine: AirtelEngine, product: Product) -> None:
+def route_headers(request: Request, engine: AirtelEngine, product: Product) -> Market:
+    """The served country the request is for; a country not served is an unknown
+    partner (Airtel routes by country first), a currency not that country's is invalid."""
     config = engine.config
     country = request.headers.get("x-country", "").strip()
     if not country:
@@ -52,15 +54,17 @@ def route_headers(request: Request, engine: AirtelEngine, product: Product) -> N
         raise Reject.envelope(
             product, "Invalid Country Code", result_code=COUNTRY_INVALID, http_status=400
         )
-    if country != config.country:
+    if country not in engine.markets:
         raise Reject.flat(400, "ROUTER110", f"Partner {config.client_id} not found")
+    market = engine.market(country)
     currency = request.headers.get("x-currency")
     if currency is None:
         raise Reject.envelope(
             product, "Missing request header 'X-Currency' for method parameter of type String"
         )
-    if currency.strip() != config.currency:
+    if currency.strip() != market.currency:
         raise Reject.envelope(product, "Invalid/Missing Currency", result_code=CURRENCY_INVALID)
+    return market
 
 
 def check_signature(

@@ -36,24 +36,27 @@ async def ussd_push(request: Request, engine: AirtelEngine, *, version: int) -> 
     """USSD push: accept the prompt; the subscriber answers later (callback / enquiry)."""
     product = Product.COLLECTION
     authorise(request, engine)
-    route_headers(request, engine, product)
+    market = route_headers(request, engine, product)
     raw = await request.body()
     required = version == 2 and engine.config.signing_required
     check_signature(request, engine, raw, product, required=required)
     body = json_object(raw, product)
-    config = engine.config
     reference = required_string(body, "reference", product, max_length=64)
     msisdn = required_string(body, "subscriber.msisdn", product)
-    check_msisdn(msisdn, config.rules, product)
+    check_msisdn(msisdn, market.rules, product)
     for scope in ("subscriber", "transaction"):
-        same_as(body, f"{scope}.country", config.country, product, COUNTRY_INVALID, "Country Name")
-        same_as(body, f"{scope}.currency", config.currency, product, CURRENCY_INVALID, "Currency")
-    amount = amount_minor(body, "transaction.amount", product, config.currency)
+        same_as(body, f"{scope}.country", market.country, product, COUNTRY_INVALID, "Country Name")
+        same_as(body, f"{scope}.currency", market.currency, product, CURRENCY_INVALID, "Currency")
+    amount = amount_minor(body, "transaction.amount", product, market.currency)
     txn_id = transaction_id(body, product)
     within_limit(engine, amount, product)
     try:
         engine.start_collection(
-            txn_id=txn_id, msisdn=msisdn, amount_minor=amount, reference=reference
+            txn_id=txn_id,
+            msisdn=msisdn,
+            amount_minor=amount,
+            reference=reference,
+            country=market.country,
         )
     except Refused as refused:
         raise refusal(product, refused) from None

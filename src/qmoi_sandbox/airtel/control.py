@@ -16,7 +16,8 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 from starlette.responses import JSONResponse, Response
 
-from qmoi_sandbox.airtel.engine import AirtelEngine
+from qmoi_sandbox.airtel.customers import fixed_numbers
+from qmoi_sandbox.airtel.engine import AirtelEngine, Market
 
 PROVIDER = "airtel"
 
@@ -57,11 +58,19 @@ class CustomersRequest(BaseModel):
     count: StrictInt = Field(1, ge=1, le=10_000)
     approve_rate: float = Field(0.9, ge=0, le=1)
     label: str = ""
+    country: str = ""  # a served country; "" the home one
 
 
 def _engine(request: Request) -> AirtelEngine:
     engine: AirtelEngine = request.app.state.sandbox
     return engine
+
+
+def _market(request: Request, country: str) -> Market:
+    try:
+        return _engine(request).market(country)
+    except KeyError:
+        raise HTTPException(404, f"country {country!r} is not served") from None
 
 
 def control_router() -> APIRouter:
@@ -103,17 +112,34 @@ def control_router() -> APIRouter:
         return {"counts": counts}
 
     @router.get("/wallet")
-    async def wallet(request: Request) -> dict[str, Any]:
-        return _engine(request).state.wallet_json()
+    async def wallet(request: Request, country: str = "") -> dict[str, Any]:
+        return _market(request, country).wallet.as_json()
 
     @router.put("/wallet")
-    async def set_wallet(request: Request, update: WalletUpdate) -> dict[str, Any]:
-        state = _engine(request).state
+    async def set_wallet(
+        request: Request, update: WalletUpdate, country: str = ""
+    ) -> dict[str, Any]:
+        wallet = _market(request, country).wallet
         if update.balance_minor is not None:
-            state.set_balance(update.balance_minor)
+            wallet.set_balance(update.balance_minor)
         if update.held_minor is not None:
-            state.hold(update.held_minor)
-        return state.wallet_json()
+            wallet.hold(update.held_minor)
+        return wallet.as_json()
+
+    @router.get("/countries")
+    async def countries(request: Request) -> dict[str, Any]:
+        """Every served country: its currency, wallet and fixed-outcome test numbers."""
+        return {
+            market.country: {
+                "currency": market.currency,
+                "wallet": market.wallet.as_json(),
+                "test_numbers": {
+                    market.rules.to_international(number): outcome.value
+                    for number, outcome in fixed_numbers(market.country).items()
+                },
+            }
+            for market in _engine(request).markets.values()
+        }
 
     @router.get("/transactions")
     async def transactions(
@@ -136,7 +162,7 @@ def control_router() -> APIRouter:
 
     @router.post("/customers")
     async def customers(request: Request, spec: CustomersRequest) -> dict[str, Any]:
-        book = _engine(request).customers
+        book = _market(request, spec.country).customers
         created = book.create(spec.count, spec.approve_rate, spec.label)
         return {"msisdns": [book.international(c) for c in created]}
 

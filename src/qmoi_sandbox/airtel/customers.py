@@ -18,6 +18,9 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
 from qmoi_sandbox.airtel.state import CountryRules
 
 
@@ -36,20 +39,72 @@ FAILURES: tuple[Outcome, ...] = (
     Outcome.WRONG_PIN,
 )
 
-# docs/sandbox.md "Test numbers", by national number (the international forms are
-# 254733000100 … 254733000104 in Kenya).
-TEST_NUMBERS: dict[str, Outcome] = {
-    "733000100": Outcome.APPROVE,
-    "733000101": Outcome.DECLINE,
-    "733000102": Outcome.NO_ANSWER,
-    "733000103": Outcome.NO_FUNDS,
-    "733000104": Outcome.WRONG_PIN,
+# docs/sandbox.md "Test numbers": national number = the country's test prefix + these
+# six digits. Kenya's are 733000100 … 733000104 (254733000100 …); elsewhere the prefix
+# is an Airtel range where phonenumbers calls all five numbers valid mobiles (733… is not
+# valid in Uganda, Zambia, Malawi, DR Congo or Nigeria). Countries whose emulated number
+# length disagrees with phonenumbers (TD, NE, SC) have no test numbers.
+_TEST_SUFFIXES: dict[str, Outcome] = {
+    "000100": Outcome.APPROVE,
+    "000101": Outcome.DECLINE,
+    "000102": Outcome.NO_ANSWER,
+    "000103": Outcome.NO_FUNDS,
+    "000104": Outcome.WRONG_PIN,
 }
+TEST_PREFIXES: dict[str, str] = {
+    "KE": "733",
+    "UG": "753",
+    "TZ": "783",
+    "ZM": "973",
+    "MW": "993",
+    "RW": "733",
+    "CD": "973",
+    "NG": "8083",
+    "CG": "053",
+    "GA": "077",
+    "MG": "333",
+}
+
+
+def fixed_numbers(country: str) -> dict[str, Outcome]:
+    """The fixed-outcome national numbers of ``country`` (empty where it has none)."""
+    prefix = TEST_PREFIXES.get(country)
+    if prefix is None:
+        return {}
+    return {prefix + suffix: outcome for suffix, outcome in _TEST_SUFFIXES.items()}
+
+
+TEST_NUMBERS: dict[str, Outcome] = fixed_numbers("KE")
 
 _FIRST_NAMES = ("AMINA", "BRIAN", "CHEBET", "DAVID", "ESTHER", "FAITH", "GEORGE", "HALIMA")
 _LAST_NAMES = ("OTIENO", "WANJIKU", "KIPROP", "MUTUA", "ACHIENG", "NJOROGE", "KAMAU", "ODHIAMBO")
-# Kenyan Airtel ranges 73x and 78x; other countries' generated numbers start with 7.
-_GENERATED_PREFIXES: dict[str, tuple[str, ...]] = {"KE": ("73", "78")}
+# Airtel's ranges per country, for generated subscribers (QMOI checks numbers with
+# phonenumbers, so a generated number must be a valid mobile there too).
+_GENERATED_PREFIXES: dict[str, tuple[str, ...]] = {
+    "KE": ("73", "78"),
+    "UG": ("70", "74", "75"),
+    "TZ": ("68", "69", "78"),
+    "ZM": ("77", "97"),
+    "MW": ("99",),
+    "RW": ("72", "73"),
+    "CD": ("97", "99"),
+    "NG": ("802", "808", "701"),
+    "CG": ("05",),
+    "GA": ("074", "077"),
+    "MG": ("33",),
+}
+
+
+def valid_mobile(country: str, national: str, dialling_code: str) -> bool:
+    """Whether phonenumbers takes ``national`` for a mobile number of ``country``."""
+    try:
+        parsed = phonenumbers.parse("+" + dialling_code + national)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(parsed) and phonenumbers.number_type(parsed) in (
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
 
 
 @dataclass
@@ -85,7 +140,7 @@ class CustomerBook:
         self._delay_s = delay_s
         self._prompt_timeout_s = prompt_timeout_s
         self._customers: dict[str, Customer] = {}
-        for number, outcome in TEST_NUMBERS.items():
+        for number, outcome in fixed_numbers(country).items():
             if len(number) == rules.national_length:
                 self._customers[number] = Customer(
                     number,
@@ -110,10 +165,16 @@ class CustomerBook:
             prefix = self._rng.choice(prefixes)
             rest = self._rules.national_length - len(prefix)
             number = prefix + "".join(self._rng.choice("0123456789") for _ in range(rest))
-            if number in self._customers:
+            if number in self._customers or not self._plausible(number):
                 continue
             created.append(self._new(number, approve_rate, label))
         return created
+
+    def _plausible(self, number: str) -> bool:
+        # Countries without known ranges take any number; known ones must be valid mobiles.
+        if self._country not in _GENERATED_PREFIXES:
+            return True
+        return valid_mobile(self._country, number, self._rules.dialling_code)
 
     def international(self, customer: Customer) -> str:
         return self._rules.to_international(customer.msisdn)

@@ -44,20 +44,20 @@ async def disbursement(request: Request, engine: AirtelEngine, *, version: int) 
     product = Product.DISBURSEMENT
     config = engine.config
     authorise(request, engine)
-    route_headers(request, engine, product)
+    market = route_headers(request, engine, product)
     raw = await request.body()
     required = version == 2 and config.signing_required
     check_signature(request, engine, raw, product, required=required)
     body = json_object(raw, product)
     msisdn = required_string(body, "payee.msisdn", product)
-    check_msisdn(msisdn, config.rules, product)
+    check_msisdn(msisdn, market.rules, product)
     reference = required_string(body, "reference", product, max_length=64)
     pin = required_string(body, "pin", product)
-    amount = amount_minor(body, "transaction.amount", product, config.currency)
+    amount = amount_minor(body, "transaction.amount", product, market.currency)
     txn_id = transaction_id(body, product)
     payee_name: str | None = None
     if version == 2:
-        same_as(body, "payee.currency", config.currency, product, CURRENCY_INVALID, "Currency")
+        same_as(body, "payee.currency", market.currency, product, CURRENCY_INVALID, "Currency")
         payee_name = string_field(body, "payee.name", product, required=False)
         wallet_type = string_field(body, "payee.wallet_type", product, required=False)
         if wallet_type is not None and wallet_type not in WALLET_TYPES:
@@ -81,6 +81,7 @@ async def disbursement(request: Request, engine: AirtelEngine, *, version: int) 
             amount_minor=amount,
             reference=reference,
             payee_name=payee_name,
+            country=market.country,
         )
     except Refused as refused:
         raise refusal(product, refused) from None

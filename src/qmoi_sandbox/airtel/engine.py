@@ -12,6 +12,9 @@
   debited by amount + fee and the transaction is final ``TS``; a wallet that is short
   leaves a ``TF`` transaction with ``DP00900001007``.
 
+Several countries may be served at once (``countries``): each has its own wallet in
+its currency and its own subscribers; the request's ``X-Country`` picks them.
+
 Request validation (headers, tokens, PIN, signatures, fields) happens before this
 module is called; what reaches it is well-formed. Time is the simulated clock; every
 random draw comes from generators seeded from the configured seed.
@@ -28,11 +31,14 @@ from typing import Any
 from qmoi_sandbox.airtel.crypto import EmulatorKeys, callback_hash
 from qmoi_sandbox.airtel.customers import CustomerBook, Outcome
 from qmoi_sandbox.airtel.state import (
+    COUNTRIES,
     AirtelSandboxConfig,
     AirtelState,
     AirtelStatus,
+    CountryRules,
     Status,
     Transaction,
+    Wallet,
     format_minor,
 )
 from qmoi_sandbox.common.clock import SimClock
@@ -66,6 +72,20 @@ COLLECTION_RESULTS: dict[Outcome, CollectionResult] = {
 }
 
 
+@dataclass(frozen=True)
+class Market:
+    """One served country: its wallet (in its currency) and its subscribers."""
+
+    country: str
+    currency: str
+    wallet: Wallet
+    customers: CustomerBook
+
+    @property
+    def rules(self) -> CountryRules:
+        return COUNTRIES[self.country]
+
+
 class Refused(Exception):
     """Airtel refuses an otherwise well-formed request (duplicate id, unknown refund…)."""
 
@@ -87,7 +107,7 @@ class AirtelEngine:
 
     def __init__(self, config: AirtelSandboxConfig) -> None:
         self.config = config
-        self.clock = SimClock(config.start, config.speed)
+        self.clock = SimClock(config.start, config.speed, config.clock_origin)
         created = self.clock.now()
         if config.private_key_pem is not None:
             self.keys = EmulatorKeys.from_pem(config.private_key_pem, created=created)
@@ -95,7 +115,7 @@ class AirtelEngine:
             self.keys = EmulatorKeys.generate(bits=config.rsa_key_bits, created=created)
         self.state = AirtelState(config)
         self.faults = FaultInjector(config.seed)
-        self.customers = self._new_customers()
+        self.markets = self._new_markets()
         self._ids = _seeded(config.seed, "ids")
         self.sender: CallbackSender | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -123,7 +143,7 @@ class AirtelEngine:
             await self.sender.cancel()
         self.state.reset()
         self.faults.reset(self.config.seed)
-        self.customers = self._new_customers()
+        self.markets = self._new_markets()
         self._ids = _seeded(self.config.seed, "ids")
 
     async def settle(self, timeout_s: float = 10.0) -> None:
@@ -133,16 +153,31 @@ class AirtelEngine:
         if self.sender is not None:
             await self.sender.drain(timeout_s)
 
-    def _new_customers(self) -> CustomerBook:
+    @property
+    def customers(self) -> CustomerBook:
+        """The home country's subscribers."""
+        return self.market().customers
+
+    def market(self, country: str = "") -> Market:
+        """A served country (default: the home one); KeyError for any other."""
+        return self.markets[country or self.config.country]
+
+    def _new_markets(self) -> dict[str, Market]:
         cfg = self.config
-        return CustomerBook(
-            country=cfg.country,
-            rules=cfg.rules,
-            rng=_seeded(cfg.seed, "customers"),
-            default_approve_rate=cfg.default_approve_rate,
-            delay_s=cfg.customer_delay_s,
-            prompt_timeout_s=cfg.prompt_timeout_s,
-        )
+        markets: dict[str, Market] = {}
+        for country, currency in cfg.served.items():
+            # The home country keeps the seed stream it always had: same seed, same run.
+            stream = "customers" if country == cfg.country else f"customers:{country}"
+            book = CustomerBook(
+                country=country,
+                rules=COUNTRIES[country],
+                rng=_seeded(cfg.seed, stream),
+                default_approve_rate=cfg.default_approve_rate,
+                delay_s=cfg.customer_delay_s,
+                prompt_timeout_s=cfg.prompt_timeout_s,
+            )
+            markets[country] = Market(country, currency, self.state.wallet(country), book)
+        return markets
 
     def _new_sender(self) -> CallbackSender:
         return CallbackSender(
@@ -165,24 +200,27 @@ class AirtelEngine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def money(self, amount_minor: int) -> str:
-        return f"{self.config.currency} {format_minor(amount_minor, self.config.currency)}"
+    def money(self, amount_minor: int, currency: str = "") -> str:
+        currency = currency or self.config.currency
+        return f"{currency} {format_minor(amount_minor, currency)}"
 
     # --- collections --------------------------------------------------------------------
 
     def start_collection(
-        self, *, txn_id: str, msisdn: str, amount_minor: int, reference: str
+        self, *, txn_id: str, msisdn: str, amount_minor: int, reference: str, country: str = ""
     ) -> Transaction:
         """Accept a USSD push: a pending transaction now, the subscriber's answer later."""
         if self.state.exists("collection", txn_id):
             raise Refused("DP00800001008", "ESB000041", "External Transaction ID already exists.")
-        customer = self.customers.get(msisdn)
+        market = self.market(country)
+        customer = market.customers.get(msisdn)
         txn = Transaction(
             id=txn_id,
             kind="collection",
-            msisdn=self.customers.international(customer),
+            msisdn=market.customers.international(customer),
             amount_minor=amount_minor,
-            currency=self.config.currency,
+            currency=market.currency,
+            country=market.country,
             reference=reference,
             created_at=self.clock.now(),
             result_code="DP00800001006",
@@ -190,8 +228,8 @@ class AirtelEngine:
             message="Transaction in progress",
         )
         self.state.add(txn)
-        outcome = self.customers.decide(customer)
-        delay_s = self.customers.answer_delay_s(outcome)
+        outcome = market.customers.decide(customer)
+        delay_s = market.customers.answer_delay_s(outcome)
         self._spawn(self._customer_answers(txn, outcome, delay_s))
         return txn
 
@@ -206,11 +244,9 @@ class AirtelEngine:
         now = self.clock.now()
         if result.status == "succeeded":
             money_id = self.state.next_money_id("MP", "A", now)
-            self.state.credit(txn.amount_minor)
-            message = (
-                f"Paid {self.money(txn.amount_minor)} to {self.config.merchant_name}, "
-                f"Trans ID {money_id}."
-            )
+            self.state.wallet(txn.country).credit(txn.amount_minor)
+            paid = self.money(txn.amount_minor, txn.currency)
+            message = f"Paid {paid} to {self.config.merchant_name}, Trans ID {money_id}."
             txn.finish(
                 now=now,
                 status="succeeded",
@@ -269,15 +305,16 @@ class AirtelEngine:
             )
         if airtel_money_id in self.state.refunded:
             raise Refused("DP00800001008", "ESB000011", "Transaction has already been refunded")
-        if original.amount_minor > self.state.available_minor:
+        wallet = self.state.wallet(original.country)
+        if original.amount_minor > wallet.available_minor:
             raise Refused(
                 "DP00800001007",
                 "ESB000011",
-                f"Not enough balance. Bal {self.money(self.state.balance_minor)}",
+                f"Not enough balance. Bal {self.money(wallet.balance_minor, wallet.currency)}",
             )
         now = self.clock.now()
         refund_id = self.state.next_money_id("CI", "C", now)
-        self.state.debit(original.amount_minor)
+        wallet.debit(original.amount_minor)
         self.state.refunded.add(airtel_money_id)
         txn = Transaction(
             id=refund_id,
@@ -285,6 +322,7 @@ class AirtelEngine:
             msisdn=original.msisdn,
             amount_minor=original.amount_minor,
             currency=original.currency,
+            country=original.country,
             reference=original.reference,
             created_at=now,
             refund_of=airtel_money_id,
@@ -304,7 +342,14 @@ class AirtelEngine:
     # --- disbursements ------------------------------------------------------------------
 
     def disburse(
-        self, *, txn_id: str, msisdn: str, amount_minor: int, reference: str, payee_name: str | None
+        self,
+        *,
+        txn_id: str,
+        msisdn: str,
+        amount_minor: int,
+        reference: str,
+        payee_name: str | None,
+        country: str = "",
     ) -> Transaction:
         """Pay out now: ``TS`` with the wallet debited, or ``TF`` when it is short."""
         if self.state.exists("disbursement", txn_id):
@@ -314,32 +359,35 @@ class AirtelEngine:
                 "Duplicate Transaction Id. To know the status of the actual transaction, "
                 "please do transaction enquiry.",
             )
-        customer = self.customers.get(msisdn)
+        market = self.market(country)
+        wallet, currency = market.wallet, market.currency
+        customer = market.customers.get(msisdn)
         name = payee_name or f"{customer.first_name} {customer.last_name}"
         now = self.clock.now()
         fee = self.config.disbursement_fee_minor
         txn = Transaction(
             id=txn_id,
             kind="disbursement",
-            msisdn=self.customers.international(customer),
+            msisdn=market.customers.international(customer),
             amount_minor=amount_minor,
-            currency=self.config.currency,
+            currency=currency,
+            country=market.country,
             reference=reference,
             created_at=now,
         )
-        if amount_minor + fee > self.state.available_minor:
+        if amount_minor + fee > wallet.available_minor:
             txn.finish(
                 now=now,
                 status="failed",
                 airtel_status="TF",
                 result_code="DP00900001007",
                 result_text="Insufficient funds",
-                message=f"Insufficient funds. Bal {self.money(self.state.balance_minor)}",
+                message=f"Insufficient funds. Bal {self.money(wallet.balance_minor, currency)}",
             )
             self.state.add(txn)
             self._notify_disbursement(txn)
             return txn
-        self.state.debit(amount_minor + fee)
+        wallet.debit(amount_minor + fee)
         reference_id = self.state.next_money_id("CI", "H", now)
         suffix = "".join(
             self._ids.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(10)
@@ -353,8 +401,8 @@ class AirtelEngine:
             result_code="DP00900001001",
             result_text="Success",
             message=(
-                f"You have sent {self.money(amount_minor)} to {msisdn} {name}. "
-                f"Bal {self.money(self.state.balance_minor)}.Com {self.money(fee)} "
+                f"You have sent {self.money(amount_minor, currency)} to {msisdn} {name}. "
+                f"Bal {self.money(wallet.balance_minor, currency)}.Com {self.money(fee, currency)} "
                 f"TID: {reference_id}"
             ),
             provider_id=f"disbursement-{suffix}-{txn_id}",

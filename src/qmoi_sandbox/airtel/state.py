@@ -77,6 +77,43 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "SCR": 2,
 }
 
+# The currency of each country's Airtel Money wallets (the X-Currency it accepts). The
+# emulator keeps its own copy: it shares no code with QMOI.
+CURRENCIES: dict[str, str] = {
+    "KE": "KES",
+    "UG": "UGX",
+    "TZ": "TZS",
+    "RW": "RWF",
+    "ZM": "ZMW",
+    "MW": "MWK",
+    "NG": "NGN",
+    "CD": "CDF",
+    "CG": "XAF",
+    "GA": "XAF",
+    "TD": "XAF",
+    "NE": "XOF",
+    "MG": "MGA",
+    "SC": "SCR",
+}
+
+# Opening float of a served country's wallet other than the home one, in whole units:
+# about a million shillings' worth each, so every wallet can pay out from the start.
+# Illustrative round numbers, not exchange rates.
+OPENING_WHOLE_UNITS: dict[str, int] = {
+    "KES": 1_000_000,
+    "UGX": 30_000_000,
+    "TZS": 20_000_000,
+    "RWF": 10_000_000,
+    "ZMW": 200_000,
+    "MWK": 13_000_000,
+    "NGN": 12_000_000,
+    "CDF": 20_000_000,
+    "XAF": 5_000_000,
+    "XOF": 5_000_000,
+    "MGA": 35_000_000,
+    "SCR": 100_000,
+}
+
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
@@ -105,9 +142,13 @@ class AirtelSandboxConfig:
     pin: str = "1234"
     country: str = "KE"
     currency: str = "KES"
+    #: further countries served beside ``country``, each in its own currency (CURRENCIES)
+    countries: tuple[str, ...] = ()
     seed: int | None = None
     speed: float = 1.0
     start: datetime | None = None
+    #: epoch second at which the clock stood at ``start`` (shares another clock)
+    clock_origin: float | None = None
     opening_balance_minor: int = 100_000_000
     customer_delay_s: tuple[float, float] = (5.0, 30.0)
     prompt_timeout_s: float = 60.0
@@ -135,6 +176,9 @@ class AirtelSandboxConfig:
             problems.append("pin must be digits")
         if self.country not in COUNTRIES:
             problems.append(f"country must be one of {sorted(COUNTRIES)}")
+        unknown = [c for c in self.countries if c not in COUNTRIES]
+        if unknown:
+            problems.append(f"countries {unknown} not among {sorted(COUNTRIES)}")
         if not _CURRENCY_RE.match(self.currency):
             problems.append("currency must be an ISO 4217 code")
         if self.speed <= 0:
@@ -169,6 +213,21 @@ class AirtelSandboxConfig:
     def rules(self) -> CountryRules:
         return COUNTRIES[self.country]
 
+    @property
+    def served(self) -> dict[str, str]:
+        """Country → currency of every country served, the home ``country`` first."""
+        served = {self.country: self.currency}
+        for country in self.countries:
+            served.setdefault(country, CURRENCIES[country])
+        return served
+
+    def opening_minor(self, country: str) -> int:
+        if country == self.country:
+            return self.opening_balance_minor
+        currency = self.served[country]
+        whole = OPENING_WHOLE_UNITS.get(currency, 1_000_000)
+        return int(whole * 10 ** exponent(currency))
+
 
 def valid_country_code(value: str) -> bool:
     return bool(_COUNTRY_RE.match(value))
@@ -193,6 +252,7 @@ class Transaction:
     fee_minor: int = 0
     provider_id: str | None = None  # airtel_money_id, once final and successful
     reference_id: str | None = None  # disbursements: Airtel's "CI…" reference
+    country: str = ""  # the X-Country it came in with ("": the home country)
     completed_at: datetime | None = None
     refund_of: str | None = None  # refunds: the original collection's airtel_money_id
 
@@ -225,6 +285,7 @@ class Transaction:
             "amount_minor": self.amount_minor,
             "amount": format_minor(self.amount_minor, self.currency),
             "currency": self.currency,
+            "country": self.country,
             "status": self.status,
             "result_code": self.result_code,
             "result_text": self.result_text,
@@ -240,24 +301,16 @@ class InsufficientFunds(Exception):
     """The wallet holds less than a debit asks for."""
 
 
-class AirtelState:
-    """The merchant's wallet, transactions and tokens. Single-threaded: the event loop owns it."""
+class Wallet:
+    """One country's merchant float in integer minor units of its currency."""
 
-    def __init__(self, config: AirtelSandboxConfig) -> None:
-        self.config = config
-        self.currency = config.currency
-        self.balance_minor = config.opening_balance_minor
+    def __init__(self, currency: str, opening_minor: int) -> None:
+        self.currency = currency
+        self.opening_minor = opening_minor
+        self.balance_minor = opening_minor
         #: part of the float held back from payouts (``PUT /sandbox/wallet``): how a
         #: reliability run makes the float insufficient for a while without moving money
         self.held_minor = 0
-        self.transactions: list[Transaction] = []
-        self._by_kind_id: dict[tuple[Kind, str], Transaction] = {}
-        self._by_provider_id: dict[str, Transaction] = {}
-        self.refunded: set[str] = set()  # airtel_money_ids of refunded collections
-        self.tokens: dict[str, datetime] = {}  # access token → simulated expiry
-        self._sequence = itertools.count(1)  # never reset: Airtel ids stay unique
-
-    # --- wallet -----------------------------------------------------------------------
 
     def credit(self, amount_minor: int) -> None:
         if amount_minor < 0:
@@ -286,13 +339,71 @@ class AirtelState:
             raise ValueError("balance must not be negative")
         self.balance_minor = balance_minor
 
-    def wallet_json(self) -> dict[str, Any]:
+    def reset(self) -> None:
+        self.balance_minor = self.opening_minor
+        self.held_minor = 0
+
+    def as_json(self) -> dict[str, Any]:
         return {
             "balance_minor": self.balance_minor,
             "currency": self.currency,
             "balance": format_minor(self.balance_minor, self.currency),
             "held_minor": self.held_minor,
         }
+
+
+class AirtelState:
+    """The merchant's wallets (one per served country), transactions and tokens.
+
+    Single-threaded: the event loop owns it. The wallet methods without a country act
+    on the home country's wallet, the one a single-country emulator has.
+    """
+
+    def __init__(self, config: AirtelSandboxConfig) -> None:
+        self.config = config
+        self.currency = config.currency
+        self.wallets = {
+            country: Wallet(currency, config.opening_minor(country))
+            for country, currency in config.served.items()
+        }
+        self.transactions: list[Transaction] = []
+        self._by_kind_id: dict[tuple[Kind, str], Transaction] = {}
+        self._by_provider_id: dict[str, Transaction] = {}
+        self.refunded: set[str] = set()  # airtel_money_ids of refunded collections
+        self.tokens: dict[str, datetime] = {}  # access token → simulated expiry
+        self._sequence = itertools.count(1)  # never reset: Airtel ids stay unique
+
+    # --- wallet -----------------------------------------------------------------------
+
+    def wallet(self, country: str = "") -> Wallet:
+        return self.wallets[country or self.config.country]
+
+    @property
+    def balance_minor(self) -> int:
+        return self.wallet().balance_minor
+
+    @property
+    def held_minor(self) -> int:
+        return self.wallet().held_minor
+
+    @property
+    def available_minor(self) -> int:
+        return self.wallet().available_minor
+
+    def credit(self, amount_minor: int) -> None:
+        self.wallet().credit(amount_minor)
+
+    def debit(self, amount_minor: int) -> None:
+        self.wallet().debit(amount_minor)
+
+    def hold(self, held_minor: int) -> None:
+        self.wallet().hold(held_minor)
+
+    def set_balance(self, balance_minor: int) -> None:
+        self.wallet().set_balance(balance_minor)
+
+    def wallet_json(self) -> dict[str, Any]:
+        return self.wallet().as_json()
 
     # --- transactions -------------------------------------------------------------------
 
@@ -361,9 +472,9 @@ class AirtelState:
     # --- reset --------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget transactions; wallet back to its opening balance. Tokens and ids survive."""
-        self.balance_minor = self.config.opening_balance_minor
-        self.held_minor = 0
+        """Forget transactions; wallets back to their opening balance. Tokens and ids survive."""
+        for wallet in self.wallets.values():
+            wallet.reset()
         self.transactions.clear()
         self._by_kind_id.clear()
         self._by_provider_id.clear()

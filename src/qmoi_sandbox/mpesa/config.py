@@ -39,6 +39,8 @@ class MpesaSandboxConfig:
     seed: int | None = None
     speed: float = 1.0
     start: datetime | None = None
+    #: epoch second at which the clock stood at ``start`` (shares another clock)
+    clock_origin: float | None = None
     opening_balance_minor: int = 100_000_000
     #: simulated seconds a customer takes to answer the STK prompt (uniform in range)
     customer_delay_s: tuple[float, float] = (5.0, 30.0)

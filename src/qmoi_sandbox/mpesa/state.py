@@ -65,7 +65,7 @@ class MpesaState:
 
     def __init__(self, config: MpesaSandboxConfig) -> None:
         self.config = config
-        self.clock = SimClock(config.start, config.speed)
+        self.clock = SimClock(config.start, config.speed, config.clock_origin)
         self.keys = EmulatorKeys(key_bits=config.key_bits, common_name=config.organization_name)
         self.tokens: dict[str, Token] = {}
         self.c2b_urls: dict[str, C2BRegistration] = {}

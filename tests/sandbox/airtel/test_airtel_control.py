@@ -18,6 +18,7 @@ TRANSACTION_KEYS = [
     "amount_minor",
     "amount",
     "currency",
+    "country",
     "status",
     "result_code",
     "result_text",
