@@ -168,7 +168,9 @@ class Deployment:
                 f"not settled after {DRAIN_TIMEOUT_S:g} s: open collections "
                 f"{[(c['reference'], c['state']) for c in books.open_collections]}, open "
                 f"transfers {[(x['reference'], x['state']) for x in books.open_transfers]}, "
-                f"{books.inbox_waiting} callbacks waiting"
+                f"{books.inbox_waiting} callbacks waiting, "
+                f"{len([x for x in emulated if x['status'] == 'pending'])} pending in the "
+                f"emulator, books {'still moving' if settled else 'open'}"
             )
             time.sleep(0.3)
 
