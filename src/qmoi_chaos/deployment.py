@@ -21,7 +21,15 @@ import httpx
 from qmoi_chaos.balancer import balancer
 from qmoi_chaos.config import CALLBACK_KEY, SIM_START, ChaosConfig
 from qmoi_chaos.postgres import PrivateCluster, find_bindir
-from qmoi_chaos.processes import Emulators, Process, Processes, Qmoi, wait_ready, wait_until
+from qmoi_chaos.processes import (
+    Emulators,
+    Process,
+    Processes,
+    Qmoi,
+    real_token_ttl,
+    wait_ready,
+    wait_until,
+)
 from qmoi_sandbox.common.server import free_port
 
 
@@ -89,8 +97,7 @@ def _emulators(
             "callback_url": f"{public_url}/api/airtel/callback",
             "callback_auth": config.airtel_hash,
             "callback_key": CALLBACK_KEY,
-            # QMOI times a token in real seconds: give it the same real lifetime
-            "token_ttl_s": int(180 * speed),
+            "token_ttl_s": real_token_ttl("airtel", speed),
             "callback_first_retry_s": 30.0,
         },
         "mpesa": {
@@ -99,8 +106,7 @@ def _emulators(
             "result_delay_s": [1.0, 5.0],
             "same_amount_window_s": 0.0,
             "key_bits": 1024,
-            # (Daraja's expires_in is believed up to 10 days: no further)
-            "token_ttl_s": min(int(3599 * speed), 10 * 86_400),
+            "token_ttl_s": real_token_ttl("mpesa", speed),
         },
     }
     started: list[subprocess.Popen[bytes]] = []

@@ -82,6 +82,19 @@ class Emulators:
         return list(answer.json())
 
 
+#: the providers' token lifetimes, in their own (simulated) seconds
+TOKEN_TTL_S = {"airtel": 180, "mpesa": 3599}
+#: the longest lifetime the emulators are given (Daraja's is believed up to 10 days)
+MAX_TOKEN_TTL_S = 10 * 86_400
+
+
+def real_token_ttl(provider: str, speed: float) -> int:
+    """A token lifetime, in simulated seconds, that lasts as long in real seconds as the
+    provider's does: QMOI times its tokens by the wall clock, so at speed 300 Airtel's 180
+    simulated seconds would be 0.6 real ones — a push refused twice on a busy machine."""
+    return min(int(TOKEN_TTL_S[provider] * speed), MAX_TOKEN_TTL_S)
+
+
 @contextmanager
 def emulators(
     *,
@@ -104,7 +117,7 @@ def emulators(
         customer_delay_s=customer_delay_s,
         callback_url=f"{api_url}/api/airtel/callback",
         callback_first_retry_s=5.0,
-        **(airtel_config or {}),
+        **{"token_ttl_s": real_token_ttl("airtel", speed), **(airtel_config or {})},
     )
     mpesa = MpesaSandboxConfig(
         seed=seed + 1,
@@ -113,7 +126,7 @@ def emulators(
         result_delay_s=(1.0, 5.0),
         same_amount_window_s=0.0,
         key_bits=1024,
-        **(mpesa_config or {}),
+        **{"token_ttl_s": real_token_ttl("mpesa", speed), **(mpesa_config or {})},
     )
     with ExitStack() as stack, httpx.Client(timeout=10.0) as client:
         airtel_url = stack.enter_context(serve_in_thread(airtel_app(airtel)))

@@ -253,7 +253,7 @@ def test_worker_killed_mid_transfer_and_restarted_pays_every_chunk_exactly_once(
         assert paid_unheard, "no kill caught a payout the emulator made and QMOI had not heard"
         d.emu.faults(provider, latency_ms=0)
         books = d.drain([workers[-1]])
-        assert books.earned_minor == earned
+        assert books.earned_minor == earned, _ended(books)
         d.verify(earned)
 
 
@@ -274,7 +274,7 @@ def test_three_workers_on_postgresql_keep_the_same_books_as_one(
             time.sleep(1.0)
         d.emu.faults(provider, latency_ms=0)
         books = d.drain(workers)
-        assert books.earned_minor == earned
+        assert books.earned_minor == earned, _ended(books)
         d.verify(earned)
         sends = Counter(
             e["reference"] for w in workers for e in w.events() if e["event"] == "transfer.sending"
@@ -282,6 +282,12 @@ def test_three_workers_on_postgresql_keep_the_same_books_as_one(
         assert sends == Counter(x["reference"] for x in books.transfers), "a payout sent twice"
         busy = {w.name for w in workers if _did_work(w.events())}
         assert len(busy) >= 2, f"only {busy} did any work"
+
+
+def _ended(books: Books) -> str:
+    """How the collections ended, counted by state and reason: what a shortfall needs."""
+    ended = Counter(f"{c['state']}/{c['reason']}" for c in books.collections)
+    return f"collections by state/reason: {dict(ended)}"
 
 
 def _in_flight(worker: Process) -> set[str]:
