@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
-from qmoi.config import RawValues, Settings
+from qmoi.config import AccountSettings, MpesaSettings, RawValues, Settings
 from qmoi.db import backup as database_backup
 from qmoi.db import migrate as schema
 from qmoi.db.engine import create_db_engine, is_sqlite
@@ -105,24 +105,7 @@ def connect(
     :func:`runtime_settings` completed them (and the sandbox filled in its emulators'
     credentials)."""
     results = StoredResultWaiter(container.uow, "mpesa")
-    token = settings.mpesa.callback_token
-    if settings.public_url is None or (settings.mpesa.enabled and token is None):
-        raise ConfigError(
-            "QMOI_PUBLIC_URL / MPESA_CALLBACK_TOKEN: a running QMOI needs both — they are "
-            "filled in when QMOI starts"
-        )
-    providers: dict[str, PaymentProvider] = {}
-    if settings.airtel.enabled:
-        providers["airtel"] = build_provider(settings, "airtel")
-    if settings.mpesa.enabled and token is not None:
-        providers["mpesa"] = build_provider(
-            settings,
-            "mpesa",
-            results=results,
-            callback_base_url=(
-                f"{settings.public_url}{MPESA_CALLBACK_PREFIX}/{token.get_secret_value()}"
-            ),
-        )
+    providers = {a.id: _connector(settings, a, results) for a in settings.accounts}
     services = build_services(
         settings,
         container.uow,
@@ -133,6 +116,29 @@ def connect(
         sandbox_customers=sandbox_customers,
     )
     return replace(container, settings=settings, services=services, providers=providers)
+
+
+def _connector(
+    settings: Settings, account: AccountSettings, results: ResultWaiter
+) -> PaymentProvider:
+    """The account's connector (M-Pesa's posts its results under the account's token)."""
+    if settings.public_url is None:
+        raise ConfigError("QMOI_PUBLIC_URL: a running QMOI needs it — it is filled in at start")
+    view = settings.for_account(account)
+    if account.provider == "airtel":
+        return build_provider(view, "airtel")
+    token = account.mpesa.callback_token
+    if token is None:
+        raise ConfigError(
+            f"MPESA_CALLBACK_TOKEN ({account.id}): a running QMOI needs one — it is filled "
+            "in when QMOI starts"
+        )
+    return build_provider(
+        view,
+        "mpesa",
+        results=results,
+        callback_base_url=f"{settings.public_url}{MPESA_CALLBACK_PREFIX}/{token.get_secret_value()}",
+    )
 
 
 def build_services(
@@ -154,14 +160,7 @@ def build_services(
         providers=dict(providers or {}),
         policy=policy_from(settings, clock),
         clock=clock,
-        account_references={
-            name: reference
-            for name, reference, on in (
-                ("airtel", settings.airtel.account_reference, settings.airtel.enabled),
-                ("mpesa", settings.mpesa.account_reference, settings.mpesa.enabled),
-            )
-            if on
-        },
+        account_references={a.id: a.section.account_reference for a in settings.accounts},
         results=results,
         channels=channels_from(settings.notify) if channels is None else channels,
         sandbox_customers=sandbox_customers,
@@ -188,18 +187,39 @@ def runtime_settings(settings: Settings, *, host: str, port: int) -> Settings:
             "QMOI_MASTER_KEY: is required outside the sandbox — set a long "
             "random key, e.g. `openssl rand -hex 32`"
         )
-    token = (
-        install_secret(var, "mpesa_callback_token", settings.mpesa.callback_token)
-        if settings.mpesa.enabled
-        else settings.mpesa.callback_token
+    completed = settings.model_copy(
+        update={"master_key": master, "public_url": settings.public_url or f"http://{host}:{port}"}
     )
-    return settings.model_copy(
-        update={
-            "master_key": master,
-            "public_url": settings.public_url or f"http://{host}:{port}",
-            "mpesa": settings.mpesa.model_copy(update={"callback_token": token}),
-        }
-    )
+    return with_callback_tokens(completed)
+
+
+def with_callback_tokens(settings: Settings) -> Settings:
+    """Every M-Pesa account with its own callback path token: the configured one, else
+    one kept in ``var/`` (``mpesa_callback_token`` for the first, as before accounts;
+    ``mpesa_callback_token.{id}`` for the others). Two accounts never share one: the
+    token is how a callback names its account."""
+    var = settings.var_dir
+    if settings.listed_accounts is None:
+        if not settings.mpesa.enabled:
+            return settings
+        token = install_secret(var, "mpesa_callback_token", settings.mpesa.callback_token)
+        return settings.model_copy(
+            update={"mpesa": settings.mpesa.model_copy(update={"callback_token": token})}
+        )
+    used: set[str] = set()
+    accounts = []
+    for account in settings.listed_accounts:
+        if account.provider == "mpesa":
+            given = account.mpesa.callback_token
+            if given is not None and given.get_secret_value() in used:
+                given = None
+            file = f"mpesa_callback_token.{account.id}" if used else "mpesa_callback_token"
+            token = install_secret(var, file, given)
+            used.add(token.get_secret_value())
+            section = account.mpesa.model_copy(update={"callback_token": token})
+            account = account.model_copy(update={"section": section})
+        accounts.append(account)
+    return settings.model_copy(update={"listed_accounts": tuple(accounts)})
 
 
 def prepare_database(container: Container) -> str | None:
@@ -223,6 +243,32 @@ def check_mode(container: Container) -> None:
             f"for {mode}; simulated and real money never share a database — use another "
             "database"
         )
+
+
+def check_accounts(container: Container) -> None:
+    """Record each configured account in the database, and refuse one whose provider or
+    currency differs from what the database holds for that id: money booked in UGX
+    cannot become KES. (A new currency, or another wallet, is a new account id.)"""
+    problems: list[str] = []
+    with container.uow() as uow:
+        for account in container.settings.accounts:
+            stored = uow.merchant_accounts.register(
+                account.id, account.provider, account.currency, account.country, uow.now
+            )
+            was = (stored.provider, stored.currency, stored.country or account.country)
+            if was != (account.provider, account.currency, account.country):
+                problems.append(
+                    f"accounts.{account.id}: this database holds it as an {stored.provider} "
+                    f"account in {stored.currency}"
+                    + (f" ({stored.country})" if stored.country else "")
+                    + f", and it is configured as {account.provider} in {account.currency} "
+                    f"({account.country}) — an account keeps its provider, country and "
+                    "currency for life; give the new one a new id"
+                )
+        if problems:
+            uow.rollback()
+            raise ConfigError("\n".join(problems))
+        uow.commit()
 
 
 def open_store(
@@ -284,42 +330,12 @@ def complete_from_vault(raw: RawValues) -> RawValues:
 
 
 def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:
-    """The rules as plain data; only the enabled providers are in it, so every service
-    that goes over ``policy.providers`` leaves a disabled one out."""
-    a, m, targets = settings.airtel, settings.mpesa, settings.targets
-    # how each provider differs (deduped pushes, fees by enquiry): as its connector says
-    airtel, mpesa = capabilities_for("airtel"), capabilities_for("mpesa")
-    every = {
-        "airtel": ProviderPolicy(
-            name="airtel",
-            label=airtel.label,
-            network="Airtel",
-            country=a.country,
-            currency=a.currency,
-            owner_msisdn=a.phone_number,
-            daily_target=targets.daily_airtel,
-            chunk=settings.transfers.chunk_airtel,
-            growth_goal=targets.growth_airtel,
-            idempotent_collect=airtel.idempotent_collect,
-            fee_by_enquiry=airtel.fee_by_enquiry,
-        ),
-        "mpesa": ProviderPolicy(
-            name="mpesa",
-            label=mpesa.label,
-            network="Safaricom",
-            currency="KES",
-            owner_msisdn=m.phone_number,
-            daily_target=targets.daily_mpesa,
-            chunk=settings.transfers.chunk_mpesa,
-            growth_goal=targets.growth_mpesa,
-            idempotent_collect=mpesa.idempotent_collect,
-            fee_by_enquiry=mpesa.fee_by_enquiry,
-            c2b_rules=m.c2b_rules,
-            c2b_default_stream=m.c2b_default_stream,
-        ),
-    }
+    """The rules as plain data, one entry per enabled account (named by its id), so every
+    service that goes over ``policy.providers`` leaves a disabled one out."""
+    targets = settings.targets
+    legacy = settings.listed_accounts is None
     return Policy(
-        providers={name: every[name] for name in settings.enabled_providers},
+        providers={a.id: _account_policy(a, legacy) for a in settings.accounts},
         combined_target=targets.combined,
         minimum=targets.minimum,
         growth_mode=targets.mode.value == "growth",
@@ -331,6 +347,42 @@ def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:
         stream_targets=dict(targets.stream_targets),
         strict_network=settings.strict_network,
         speed=float(getattr(clock, "speed", 1.0)),
+    )
+
+
+#: the phonenumbers carrier name of each provider's network
+NETWORKS = {"airtel": "Airtel", "mpesa": "Safaricom"}
+
+
+def _account_policy(account: AccountSettings, legacy: bool) -> ProviderPolicy:
+    """One account's rules; how its provider differs (deduped pushes, fees by enquiry)
+    as its connector says. A legacy account keeps the policy-wide target rules."""
+    able = capabilities_for(account.provider)
+    section = account.section
+    c2b = (
+        (section.c2b_rules, section.c2b_default_stream)
+        if isinstance(section, MpesaSettings)
+        else None
+    )
+    return ProviderPolicy(
+        name=account.id,
+        kind=account.provider,
+        label=able.label,
+        network=NETWORKS[account.provider],
+        country=account.country,
+        currency=account.currency,
+        owner_msisdn=section.phone_number,
+        daily_target=account.daily_target,
+        chunk=account.chunk,
+        growth_goal=account.growth_goal,
+        idempotent_collect=able.idempotent_collect,
+        fee_by_enquiry=able.fee_by_enquiry,
+        c2b_rules=c2b[0] if c2b else (),
+        c2b_default_stream=c2b[1] if c2b else StreamKey.DIGITAL_PAYMENTS,
+        minimum=None if legacy else account.minimum,
+        growth_mode=None if legacy else account.target_mode.value == "growth",
+        stream_targets=None if legacy else dict(account.stream_targets),
+        default=account.default,
     )
 
 

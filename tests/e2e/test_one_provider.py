@@ -85,7 +85,8 @@ async def assert_absent(run: Running, off: str, on: str, callbacks: list[str]) -
     assert reconcile.json()["error"]["code"] == "provider_not_enabled"
 
     metrics = (await run.api.get(f"{REV}/metrics")).json()
-    assert set(metrics) == {on, "combined"}
+    assert set(metrics) == {on, "combined", "accounts"}
+    assert set(metrics["accounts"]) == {on}
     assert off not in metrics["combined"]
     assert metrics["combined"]["combined"] == metrics[on]["dailyEarnings"]
     board = (await run.api.get("/dashboard/data")).json()
@@ -249,7 +250,7 @@ def test_a_live_airtel_only_qmoi_validates_and_starts(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "QMOI did not start"
                 time.sleep(0.2)
             metrics = httpx.get(f"{base}{REV}/metrics", headers=headers, timeout=10).json()
-            assert set(metrics) == {"airtel", "combined"}
+            assert set(metrics) == {"airtel", "combined", "accounts"}
             assert metrics["combined"]["sandbox"] is False
             balance = httpx.get(f"{base}{REV}/mpesa/balance", headers=headers, timeout=10)
             assert balance.status_code == 404

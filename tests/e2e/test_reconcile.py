@@ -72,7 +72,7 @@ async def test_a_c2b_payment_whose_confirmation_was_lost_is_found_and_booked_onc
     answer = await run.api.post("/api/qmoi/reconcile", json={"provider": "mpesa", "day": today})
     assert answer.status_code == 200, answer.text
     (mpesa,) = answer.json()["reconciliations"]
-    assert mpesa["statement"]["accounted"] == {"booked": 1}
+    assert mpesa["statement"]["accounted"] == {"booked": 1}, mpesa
     assert mpesa["float"]["verdict"] == "agrees", mpesa["float"]
     with run.services.uows(read_only=True) as uow:
         assert uow.ledger.balance(accounts.wallet("mpesa")).minor == 175_000
@@ -97,3 +97,12 @@ async def test_reconcile_refuses_a_bad_day_or_provider_with_one_line(
     assert (future.status_code, future.json()["error"]["code"]) == (422, "invalid_request")
     other = await run.api.post("/api/qmoi/reconcile", json={"provider": "mtn"})
     assert other.status_code == 422
+    for body in (
+        {"day": "0001-01-01"},  # its Nairobi day begins before year 1 in UTC
+        {"account": "mpesa-ug"},
+        {"account": "mpesa", "provider": "mpesa"},
+    ):
+        refused = await run.api.post("/api/qmoi/reconcile", json=body)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (422, "invalid_request")
+    one = await run.api.post("/api/qmoi/reconcile", json={"account": "mpesa"})
+    assert [r["provider"] for r in one.json()["reconciliations"]] == ["mpesa"]

@@ -47,23 +47,39 @@ def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_qmoi_start_books_sales_and_pays_the_owner_within_a_minute(tmp_path: Path) -> None:
+def start_qmoi(cwd: Path, *options: str, seed: int = 3) -> tuple[subprocess.Popen[str], str]:
+    """``qmoi [options] start --speed 60`` in ``cwd``, a simulated hour from 08:00 today
+    (run at any hour, the minute never crosses a midnight, which would start a new day
+    with nothing transferred yet); returns the process and its base URL."""
     port = free_port()
-    # a simulated hour from 08:00 today: run at any hour, the minute never crosses a
-    # midnight (which would start a new day with nothing transferred yet)
     morning = datetime.now(ZoneInfo("Africa/Nairobi")).replace(
         hour=8, minute=0, second=0, microsecond=0
     )
     process = subprocess.Popen(
-        [QMOI, "start", "--port", str(port), "--speed", "60", "--seed", "3"]
+        [QMOI, *options, "start", "--port", str(port), "--speed", "60", "--seed", str(seed)]
         + ["--start", morning.isoformat()],
-        cwd=tmp_path,
+        cwd=cwd,
         env=clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    base = f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}"
+
+
+def stop_qmoi(process: subprocess.Popen[str]) -> str:
+    """Ctrl-C, as its user would; returns what it printed."""
+    process.send_signal(signal.SIGINT)
+    try:
+        output, _ = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output
+
+
+def test_qmoi_start_books_sales_and_pays_the_owner_within_a_minute(tmp_path: Path) -> None:
+    process, base = start_qmoi(tmp_path)
     try:
         # Sales go on while we look, so a newer chunk may be in flight at any moment:
         # wait for a paid auto-transfer per provider and no failed transfer at all,
@@ -128,12 +144,7 @@ def test_qmoi_start_books_sales_and_pays_the_owner_within_a_minute(tmp_path: Pat
         assert refused.returncode == 1
         assert "insufficient_funds" in refused.stdout
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            output, _ = process.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
+        output = stop_qmoi(process)
     assert "Traceback" not in output
     assert "master key:" in output
     audit = cli(tmp_path, "audit", "verify")

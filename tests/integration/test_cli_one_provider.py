@@ -53,7 +53,8 @@ def test_a_command_naming_the_disabled_provider_is_one_clear_line(
     result = qmoi(tmp_path, *args, env=OFF)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "--provider: mpesa is not enabled (MPESA_ENABLED=false) — use airtel, or enable it"
+        "--provider: mpesa is not enabled here (no account, or MPESA_ENABLED=false) — use "
+        "airtel, or enable it"
     ]
     assert "Traceback" not in result.stdout + result.stderr
 

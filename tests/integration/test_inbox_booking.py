@@ -276,3 +276,65 @@ async def test_a_success_hint_overtaking_its_pushs_answer_is_booked_by_the_enqui
         assert booked.state is CollectionState.SUCCEEDED
         assert uow.ledger.balance(accounts.wallet("mpesa")) == sent.amount
         assert uow.ledger.entry_count() == 1
+
+
+async def test_one_batch_of_two_accounts_in_two_currencies_is_booked_in_bulk_per_currency(
+    uows: UnitOfWorkFactory, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger posts a batch in one currency: callbacks of a KES and a UGX account
+    arriving together are booked in two bulk batches, never the slow path for all."""
+    two = (
+        {"id": "airtel-ke", "provider": "airtel", "default": True},
+        {"id": "airtel-ug", "provider": "airtel", "country": "UG", "phoneNumber": "0753000100"},
+    )
+    built, report = build_settings(RawValues({"QMOI_AUTO_TRANSFER": "false"}, accounts=two))
+    assert built is not None, report.problems
+    services = build_services(
+        built,
+        uows,
+        clock,
+        providers={a["id"]: FakeProvider("airtel") for a in two},
+        channels={},
+    )
+    bulk: list[list[str]] = []
+
+    def spy(uow: Any, policy: Any, successes: list[Any], **kw: Any) -> Any:
+        bulk.append([c.amount.currency for c, _ in successes])
+        return book_many(uow, policy, successes, **kw)
+
+    monkeypatch.setattr(callbacks, "book_many", spy)
+    (ke,) = await start_collections(
+        services,
+        "airtel-ke",
+        [PaymentRequest(NUMBER, Money(50_000, "KES"), StreamKey.AIRTIME_SALES)],
+        actor="test",
+    )
+    ug_number = "256753000100"
+    ug = await start_collections(
+        services,
+        "airtel-ug",
+        [
+            PaymentRequest(ug_number, Money(n, "UGX"), StreamKey.DATA_PACKAGES)
+            for n in (30_000, 45_000)
+        ],
+        actor="test",
+    )
+    with services.uows() as uow:
+        for account, collection, receipt in (
+            ("airtel-ke", ke, "R-KE"),
+            ("airtel-ug", ug[0], "R-UG-1"),
+            ("airtel-ug", ug[1], "R-UG-2"),
+        ):
+            event = CallbackEvent(
+                "airtel", CallbackKind.COLLECTION, f"ev-{receipt}", collection.reference,
+                succeeded(collection.amount, receipt=receipt), authenticated=True,
+            )  # fmt: skip
+            uow.inbox.add(account, event.kind.value, event.event_id, encode(event), uow.now)
+        uow.commit()
+    drain(services)
+    assert sorted(bulk) == [["KES"], ["UGX", "UGX"]]
+    with services.uows(read_only=True) as uow:
+        assert uow.ledger.balance(accounts.wallet("airtel-ke"), "KES") == Money(50_000, "KES")
+        assert uow.ledger.balance(accounts.wallet("airtel-ug"), "UGX") == Money(75_000, "UGX")
+        assert uow.inbox.counts() == {"processed": 3}
+    assert verify_ledger(uows) == []

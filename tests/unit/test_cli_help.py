@@ -96,7 +96,20 @@ REQUIRING = [path for path, node in TREE if path and _required(node)]
 
 def test_some_commands_require_an_option_or_argument() -> None:
     assert ("transfer",) in REQUIRING
-    assert ("revenue", "start") in REQUIRING
+    assert ("keys", "create") in REQUIRING
+
+
+@pytest.mark.parametrize("path", [("revenue", "start"), ("transfer", "--amount", "5")])
+def test_a_command_on_one_account_without_one_named_points_to_its_help(
+    path: tuple[str, ...],
+) -> None:
+    code, _, err = qmoi(*path)
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert "'--provider' / '--account': say which account" in line
+    assert line.endswith(
+        f"try 'qmoi {path[0]}{' ' + path[1] if path[0] == 'revenue' else ''} --help'"
+    )
 
 
 @pytest.mark.parametrize("path", REQUIRING, ids=" ".join)

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from qmoi import __version__
 from qmoi.api.errors import ApiError, error_body, respond
 from qmoi.api.limits import BodyLimit
-from qmoi.api.routes import audit, callbacks, dashboard, prometheus, reconcile, revenue
+from qmoi.api.routes import accounts, audit, callbacks, dashboard, prometheus, reconcile, revenue
 from qmoi.api.throttle import AuthThrottle
 from qmoi.bootstrap import Container, database_health
 from qmoi.errors import QmoiError
@@ -45,6 +45,7 @@ def create_app(container: Container, *, throttle: AuthThrottle | None = None) ->
     master = container.settings.master_key
     app.state.master_key = master.get_secret_value() if master is not None else None
     app.include_router(revenue.router)
+    app.include_router(accounts.router)
     app.include_router(callbacks.router)
     app.include_router(prometheus.router)
     app.include_router(dashboard.router)

@@ -32,6 +32,10 @@ STREAMS: dict[str, Any] = {"enum": [key.value for key in StreamKey]}
 KINDS: dict[str, Any] = {"enum": ["collection", "transfer", "fee"]}
 
 
+#: what an account id looks like (the config refuses any other)
+ACCOUNT_ID_PATTERN = r"^[a-z0-9-]{1,32}$"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -82,8 +86,11 @@ class TransactionsQuery(_Strict):
 class ReconcileIn(_Strict):
     provider: str | None = Field(
         None,
-        description="airtel or mpesa (default: both)",
-        json_schema_extra={"enum": ["airtel", "mpesa"]},
+        description="airtel or mpesa: that provider's accounts (default: every account)",
+        json_schema_extra={"enum": ["airtel", "mpesa", None]},
+    )
+    account: str | None = Field(
+        None, description="one account (default: every account)", pattern=ACCOUNT_ID_PATTERN
     )
     day: Day | None = Field(
         None, description="the day whose statement is read (default: yesterday)"
@@ -118,6 +125,8 @@ class CollectionOut(BaseModel):
 
 class GenerateOut(BaseModel):
     provider: str
+    account: str
+    currency: str
     collections: list[CollectionOut]
     simulated: bool = False
 
@@ -125,6 +134,7 @@ class GenerateOut(BaseModel):
 class TransferOut(BaseModel):
     id: str
     provider: str
+    account: str
     trigger: str
     amount: float | int
     currency: str
@@ -137,6 +147,7 @@ class TransferOut(BaseModel):
 
 class BalanceOut(BaseModel):
     provider: str
+    account: str
     currency: str
     provider_balance: float | int | None
     ledger_balance: float | int
@@ -178,3 +189,19 @@ class TransactionsOut(BaseModel):
 
 
 Metrics = dict[str, Any]
+
+
+class AccountOut(BaseModel):
+    id: str
+    provider: str
+    label: str
+    country: str
+    currency: str
+    default: bool
+    daily_target: float | int
+    auto_transfer: float | int
+    owner_msisdn: str
+
+
+class AccountsOut(BaseModel):
+    accounts: list[AccountOut]

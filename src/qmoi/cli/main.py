@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from qmoi.cli import audit, backup, db, keys, ledger, revenue, secrets
+from qmoi.cli import accounts, audit, backup, db, keys, ledger, revenue, secrets
 from qmoi.cli.chaos import chaos
 from qmoi.cli.context import CliContext
 from qmoi.cli.help import tidy, usage_problem
@@ -61,6 +61,7 @@ app.command(
 )(sandbox)
 app.add_typer(db.app, name="db")
 app.add_typer(revenue.app, name="revenue")
+app.add_typer(accounts.app, name="accounts")
 app.command("transfer")(revenue.transfer)
 app.command("reconcile")(reconcile)
 app.command("chaos")(chaos)

@@ -18,7 +18,10 @@ from qmoi.errors import ConfigError
 def reconcile(
     ctx: typer.Context,
     provider: Annotated[
-        str | None, typer.Option("--provider", help="airtel or mpesa (default: every enabled one)")
+        str | None, typer.Option("--provider", help="airtel or mpesa: its accounts")
+    ] = None,
+    account: Annotated[
+        str | None, typer.Option("--account", help="one account (default: every account)")
     ] = None,
     day: Annotated[
         str | None,
@@ -26,15 +29,18 @@ def reconcile(
     ] = None,
     api_url: ApiUrl = "http://127.0.0.1:8000",
 ) -> None:
-    """Check each provider's float against the books and book the day's statement lines
+    """Check each account's float against the books and book the day's statement lines
     that never reached QMOI (confirmed by the provider first); exit 1 when anything is
     left unexplained."""
+    if provider is not None and account is not None:
+        raise ConfigError("--provider / --account: give one of them, not both")
     if day is not None:
         try:
             date.fromisoformat(day)
         except ValueError:
             raise ConfigError(f"--day: {day!r} is not a day — give YYYY-MM-DD") from None
-    body = {k: v for k, v in (("provider", provider), ("day", day)) if v is not None}
+    chosen = (("provider", provider), ("account", account), ("day", day))
+    body = {k: v for k, v in chosen if v is not None}
     data = call_api(ctx.obj, api_url, "/api/qmoi/reconcile", body)
     for found in data["reconciliations"]:
         for line in describe(found):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +25,8 @@ from rich.text import Text
 from qmoi.bootstrap import require_current
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import FAILED, out
-from qmoi.domain.money import exponent
+from qmoi.config import AccountSettings
+from qmoi.domain.money import Money, exponent
 from qmoi.errors import ConfigError
 from qmoi.providers.base import PROVIDERS
 from qmoi.services import days, metrics
@@ -37,7 +38,15 @@ app = typer.Typer(
 
 ProviderOption = Annotated[
     str | None,
-    typer.Option("--provider", help="airtel or mpesa (default: every enabled one)"),
+    typer.Option("--provider", help="airtel or mpesa: its accounts (default: every account)"),
+]
+AccountOption = Annotated[
+    str | None,
+    typer.Option("--account", help="one account, by id (as qmoi accounts list shows)"),
+]
+#: the single account start/transfer act on: --account, or --provider's default account
+OneProvider = Annotated[
+    str | None, typer.Option("--provider", help="airtel or mpesa: its default account")
 ]
 ApiUrl = Annotated[
     str, typer.Option("--api-url", help="where the running QMOI listens", envvar="QMOI_API_URL")
@@ -50,12 +59,47 @@ def _services(cli: CliContext) -> Services:
     return container.services
 
 
-def _providers(services: Services, provider: str | None) -> list[str]:
-    names = list(services.policy.providers)
+def _providers(services: Services, provider: str | None, account: str | None = None) -> list[str]:
+    """The accounts a command acts on: ``--account``, ``--provider``'s, or all."""
+    kinds = {name: rules.provider for name, rules in services.policy.providers.items()}
+    return chosen_accounts(kinds, provider, account)
+
+
+def chosen_accounts(
+    kinds: Mapping[str, str], provider: str | None, account: str | None
+) -> list[str]:
+    """``kinds``: each account's provider. One line naming what to use instead when the
+    choice names nothing here."""
+    if provider is not None and account is not None:
+        raise ConfigError("--provider / --account: give one of them, not both")
+    if account is not None:
+        if account not in kinds:
+            raise ConfigError(
+                f"--account: there is no account {account!r} — use one of {', '.join(kinds)} "
+                "(`qmoi accounts list`)"
+            )
+        return [account]
     if provider is None:
-        return names
-    _refuse_unless(names, provider)
-    return [provider]
+        return list(kinds)
+    _refuse_unless(list(dict.fromkeys(kinds.values())), provider)
+    return [name for name, kind in kinds.items() if kind == provider]
+
+
+def _one_account(cli: CliContext, provider: str | None, account: str | None) -> AccountSettings:
+    """The account ``start`` / ``transfer`` act on: ``--account``, or ``--provider``'s
+    default one."""
+    settings = cli.settings()
+    if provider is None and account is None:
+        raise typer.BadParameter(
+            "say which account, e.g. --provider airtel or --account airtel-ug",
+            param_hint="'--provider' / '--account'",
+        )
+    kinds = {a.id: a.provider for a in settings.accounts}
+    names = chosen_accounts(kinds, provider, account)
+    if account is None and provider is not None:
+        default = settings.default_account(provider)
+        return default if default is not None else settings.account(names[0])
+    return settings.account(names[0])
 
 
 def _refuse_unless(enabled: Sequence[str], provider: str) -> None:
@@ -65,8 +109,8 @@ def _refuse_unless(enabled: Sequence[str], provider: str) -> None:
     use = " or ".join(enabled)
     if provider in PROVIDERS:
         raise ConfigError(
-            f"--provider: {provider} is not enabled ({provider.upper()}_ENABLED=false) — "
-            f"use {use}, or enable it"
+            f"--provider: {provider} is not enabled here (no account, or "
+            f"{provider.upper()}_ENABLED=false) — use {use}, or enable it"
         )
     raise ConfigError(f"--provider: {provider!r} is not a provider — use {use}")
 
@@ -75,6 +119,7 @@ def _refuse_unless(enabled: Sequence[str], provider: str) -> None:
 def status(
     ctx: typer.Context,
     provider: ProviderOption = None,
+    account: AccountOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the metrics JSON")] = False,
     watch: Annotated[
         bool, typer.Option("--watch", help="keep the view live (Ctrl-C stops)")
@@ -87,7 +132,7 @@ def status(
     """Today's earnings, target, progress, streams and last transfer per provider, and
     combined; --watch refreshes it in place."""
     services = _services(ctx.obj)
-    names = _providers(services, provider)
+    names = _providers(services, provider, account)
     if as_json:
         out.print_json(json.dumps(metrics.metrics(services)))
         return
@@ -124,7 +169,7 @@ def _status_view(services: Services, names: list[str]) -> Group:
         f"({combined['progress']}%) — {combined['day']}"
         + (" — SANDBOX (simulated money)" if combined["sandbox"] else "")
     )
-    return Group(*(_provider_table(name, answer[name]) for name in names), line)
+    return Group(*(_provider_table(name, answer["accounts"][name]) for name in names), line)
 
 
 def _provider_table(name: str, figures: dict[str, Any]) -> Table:
@@ -159,14 +204,17 @@ def _provider_table(name: str, figures: dict[str, Any]) -> Table:
 
 
 @app.command("reset")
-def reset(ctx: typer.Context, provider: ProviderOption = None) -> None:
+def reset(
+    ctx: typer.Context, provider: ProviderOption = None, account: AccountOption = None
+) -> None:
     """Close the current counting period now (a Z-report); nothing is deleted."""
     services = _services(ctx.obj)
-    for name in _providers(services, provider):
+    for name in _providers(services, provider, account):
         close = days.reset_period(services, name, actor="cli")
+        currency = services.policy.provider(name).currency
         out.print(
             f"{name}: period closed at {close.closed_at.isoformat()} — day so far "
-            f"KES {close.earned_minor / 100:,.2f}; counters start again",
+            f"{Money(close.earned_minor, currency)}; counters start again",
             markup=False,
         )
 
@@ -210,7 +258,8 @@ def call_api(
 @app.command("start")
 def start_collections(
     ctx: typer.Context,
-    provider: Annotated[str, typer.Option("--provider", help="airtel or mpesa")],
+    provider: OneProvider = None,
+    account: AccountOption = None,
     file: Annotated[
         Path | None,
         typer.Option("--file", help='JSON: {"requests": [{msisdn, amount, stream, reference}]}'),
@@ -219,7 +268,7 @@ def start_collections(
 ) -> None:
     """Ask customers to pay (one push each); in the sandbox without --file, run one
     simulated sales cycle."""
-    _refuse_unless(ctx.obj.settings().enabled_providers, provider)
+    chosen = _one_account(ctx.obj, provider, account)
     body: Any = None
     if file is not None:
         try:
@@ -228,8 +277,8 @@ def start_collections(
             raise ConfigError(
                 f"--file: {file} is not readable JSON ({exc}) — see README for the shape"
             ) from exc
-    data = call_api(ctx.obj, api_url, f"/api/qmoi/revenue/{provider}/generate", body)
-    currency = _currency(ctx, provider)
+    data = call_api(ctx.obj, api_url, f"/api/qmoi/accounts/{chosen.id}/generate", body)
+    currency = chosen.currency
     for c in data["collections"]:
         out.print(
             f"{c['id']}  {c['stream']:<17} {currency} {c['amount']:>10,}  "
@@ -237,21 +286,14 @@ def start_collections(
             markup=False,
         )
     out.print(
-        f"{len(data['collections'])} collection(s) started on {provider}"
+        f"{len(data['collections'])} collection(s) started on {chosen.id}"
         + (" (simulated sales cycle)" if data.get("simulated") else ""),
         markup=False,
     )
 
 
-def _currency(ctx: typer.Context, provider: str) -> str:
-    """The provider's currency: Airtel's is its country's, M-Pesa's KES."""
-    settings = ctx.obj.settings()
-    return str(settings.airtel.currency) if provider == "airtel" else "KES"
-
-
 def transfer(
     ctx: typer.Context,
-    provider: Annotated[str, typer.Option("--provider", help="airtel or mpesa")],
     amount: Annotated[
         str, typer.Option("--amount", help="in the provider's currency, e.g. 2000 or 1,500.50")
     ],
@@ -262,19 +304,21 @@ def transfer(
         ),
     ] = None,
     api_url: ApiUrl = "http://127.0.0.1:8000",
+    provider: OneProvider = None,
+    account: AccountOption = None,
 ) -> None:
     """Transfer to the owner's wallet now (checked against the books and the provider)."""
-    _refuse_unless(ctx.obj.settings().enabled_providers, provider)
+    chosen = _one_account(ctx.obj, provider, account)
     key = idempotency_key or f"cli-{secrets.token_hex(8)}"
     data = call_api(
         ctx.obj,
         api_url,
-        f"/api/qmoi/revenue/{provider}/transfer",
+        f"/api/qmoi/accounts/{chosen.id}/transfer",
         {"amount": amount},
         {"Idempotency-Key": key},
     )
     out.print(
-        f"{data['id']}: {_currency(ctx, provider)} {data['amount']:,} to {data['msisdn']} "
+        f"{data['id']}: {chosen.currency} {data['amount']:,} to {data['msisdn']} "
         f"— {data['status']}"
         + (
             f" (provider reference {data['provider_reference']})"

@@ -14,6 +14,7 @@ from pathlib import Path
 from qmoi.bootstrap import (
     Container,
     build,
+    check_accounts,
     check_mode,
     connect,
     prepare_database,
@@ -80,6 +81,7 @@ async def assemble(
         stack.callback(store.close)
         prepare_database(store)
         check_mode(store)
+        check_accounts(store)
         emulators: dict[str, str] = {}
         threads = stack.enter_context(ExitStack())
         if settings.sandbox and with_emulators:

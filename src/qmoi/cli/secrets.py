@@ -56,12 +56,13 @@ def set_command(
     (qmoi secrets set MPESA_PASSKEY < file), never from the command line."""
     cli: CliContext = ctx.obj
     name = name.strip().upper()
-    vault.check_name(name)  # before asking for the value
+    vault.check_name(name, _raw(cli))  # before asking for the value
     value = _read_secret(name)
     vault.check_value(_raw(cli), name, value)
     key_id = vault.set_secret(_uows(cli), _key(cli), name, value)
     out.print(f"{name} sealed in the vault (key {key_id})", markup=False)
-    if name in _raw(cli).values:
+    raw = _raw(cli)
+    if name in raw.values or name in raw.referenced:
         out.print(
             f"note: {name} is also set in the environment or a config file, and that value "
             "wins — remove it there to use the vault's",

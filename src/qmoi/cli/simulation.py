@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from qmoi.config import AirtelSettings, MpesaSettings, Settings
+from qmoi.config import AccountSettings, AirtelSettings, MpesaSettings, Settings
 from qmoi.domain.clock import Clock, ScaledClock
 from qmoi.domain.streams import STREAMS, StreamKey
 from qmoi.errors import ConfigError
@@ -77,18 +77,21 @@ def load_clock_file(path: Path) -> ScaledClock | None:
 def start_emulators(
     settings: Settings, threads: ExitStack, clock: Clock, seed: int | None
 ) -> tuple[Settings, dict[str, str]]:
-    """The enabled providers' emulators (a disabled provider has none), stopped when
-    ``threads`` closes, on ``clock``, posting Airtel's callbacks to
-    ``settings.public_url``; returns the settings with their credentials and the
-    emulators' URLs."""
+    """One emulator per account (each its own merchant wallet, till or paybill; a
+    disabled account has none), stopped when ``threads`` closes, on ``clock``, posting
+    Airtel's callbacks to the account's URL under ``settings.public_url``; returns the
+    settings with their credentials and the emulators' URLs by account."""
     urls: dict[str, str] = {}
-    if settings.airtel.enabled:
-        airtel, urls["airtel"] = _airtel_emulator(settings, threads, clock, seed)
-        settings = settings.model_copy(update={"airtel": airtel})
-    if settings.mpesa.enabled:
-        mpesa_seed = None if seed is None else seed + 1
-        mpesa, urls["mpesa"] = _mpesa_emulator(settings, threads, clock, mpesa_seed)
-        settings = settings.model_copy(update={"mpesa": mpesa})
+    for index, account in enumerate(settings.accounts):
+        own_seed = None if seed is None else seed + index
+        section: AirtelSettings | MpesaSettings
+        if account.provider == "airtel":
+            section, urls[account.id] = _airtel_emulator(
+                settings, account, threads, clock, own_seed
+            )
+        else:
+            section, urls[account.id] = _mpesa_emulator(account, threads, clock, own_seed)
+        settings = settings.with_section(account.id, section)
     return settings, urls
 
 
@@ -102,7 +105,7 @@ def _shared(clock: Clock) -> dict[str, Any]:
 
 
 def _airtel_emulator(
-    settings: Settings, threads: ExitStack, clock: Clock, seed: int | None
+    settings: Settings, account: AccountSettings, threads: ExitStack, clock: Clock, seed: int | None
 ) -> tuple[AirtelSettings, str]:
     from qmoi_sandbox.airtel import AirtelSandboxConfig
     from qmoi_sandbox.airtel import create_app as airtel_app
@@ -112,15 +115,15 @@ def _airtel_emulator(
     airtel_config = AirtelSandboxConfig(
         seed=seed,
         **_shared(clock),
-        callback_url=f"{settings.public_url or ''}/api/airtel/callback",
+        callback_url=f"{settings.public_url or ''}{airtel_callback_path(account.id)}",
         callback_auth=True,
         callback_key=callback_key,
-        country=settings.airtel.country,
-        currency=settings.airtel.currency,
+        country=account.country,
+        currency=account.currency,
         countries=AIRTEL_EMULATOR_COUNTRIES,
     )
     airtel_url = threads.enter_context(serve_in_thread(airtel_app(airtel_config)))
-    airtel = settings.airtel.model_copy(
+    airtel = account.airtel.model_copy(
         update={
             "client_id": airtel_config.client_id,
             "client_secret": SecretStr(airtel_config.client_secret),
@@ -133,8 +136,13 @@ def _airtel_emulator(
     return airtel, airtel_url
 
 
+def airtel_callback_path(account: str) -> str:
+    """Where an Airtel account's callbacks come: the original path for ``airtel``."""
+    return "/api/airtel/callback" if account == "airtel" else f"/api/airtel/callback/{account}"
+
+
 def _mpesa_emulator(
-    settings: Settings, threads: ExitStack, clock: Clock, seed: int | None
+    account: AccountSettings, threads: ExitStack, clock: Clock, seed: int | None
 ) -> tuple[MpesaSettings, str]:
     from qmoi_sandbox.common.server import serve_in_thread
     from qmoi_sandbox.mpesa import MpesaSandboxConfig, MpesaState
@@ -144,7 +152,7 @@ def _mpesa_emulator(
     app = mpesa_app(mpesa_config)
     state: MpesaState = app.state.mpesa
     mpesa_url = threads.enter_context(serve_in_thread(app))
-    mpesa = settings.mpesa.model_copy(
+    mpesa = account.mpesa.model_copy(
         update={
             "consumer_key": SecretStr(mpesa_config.consumer_key),
             "consumer_secret": SecretStr(mpesa_config.consumer_secret),
@@ -163,50 +171,51 @@ def _mpesa_emulator(
 
 def sandbox_credentials(settings: Settings) -> Settings:
     """Emulators started elsewhere (``qmoi sandbox``): their published credentials, at
-    AIRTEL_BASE_URL / MPESA_BASE_URL, unless configured otherwise (enabled providers
-    only)."""
+    each account's base URL (AIRTEL_BASE_URL / MPESA_BASE_URL, or its ``baseUrl``),
+    unless configured otherwise."""
     from qmoi_sandbox.airtel import AirtelSandboxConfig
     from qmoi_sandbox.mpesa import MpesaSandboxConfig
 
     a, m = AirtelSandboxConfig(), MpesaSandboxConfig()
-    missing = [
-        name
-        for name, section in (
-            ("AIRTEL_BASE_URL", settings.airtel),
-            ("MPESA_BASE_URL", settings.mpesa),
-        )
-        if section.enabled and section.base_url is None
-    ]
+    missing = sorted(
+        {
+            f"{account.provider.upper()}_BASE_URL"
+            if settings.listed_accounts is None
+            else f"accounts.{account.id}.baseUrl"
+            for account in settings.accounts
+            if account.section.base_url is None
+        }
+    )
     if missing:
         raise ConfigError(
             f"{' / '.join(missing)}: a sandbox API or worker needs the emulators' URLs — "
-            "run `qmoi sandbox airtel|mpesa --port P` for each enabled provider and set "
-            "its URL"
+            "run `qmoi sandbox airtel|mpesa --port P` for each account and set its URL"
         )
-    if settings.airtel.enabled:
-        airtel = settings.airtel.model_copy(
-            update={
-                "client_id": settings.airtel.client_id or a.client_id,
-                "client_secret": settings.airtel.client_secret or SecretStr(a.client_secret),
-                "pin": settings.airtel.pin or SecretStr(a.pin),
-            }
-        )
-        settings = settings.model_copy(update={"airtel": airtel})
-    if settings.mpesa.enabled and settings.mpesa.base_url is not None:
-        mpesa = settings.mpesa.model_copy(
-            update={
-                "consumer_key": settings.mpesa.consumer_key or SecretStr(m.consumer_key),
-                "consumer_secret": settings.mpesa.consumer_secret or SecretStr(m.consumer_secret),
-                "shortcode": settings.mpesa.shortcode or m.shortcode,
-                "passkey": settings.mpesa.passkey or SecretStr(m.passkey),
-                "initiator_name": settings.mpesa.initiator_name or m.initiator,
-                "initiator_password": settings.mpesa.initiator_password
-                or SecretStr(m.initiator_password),
-                "certificate": settings.mpesa.certificate
-                or _emulator_certificate(settings.mpesa.base_url),
-            }
-        )
-        settings = settings.model_copy(update={"mpesa": mpesa})
+    for account in settings.accounts:
+        section = account.section
+        if isinstance(section, AirtelSettings):
+            filled: AirtelSettings | MpesaSettings = section.model_copy(
+                update={
+                    "client_id": section.client_id or a.client_id,
+                    "client_secret": section.client_secret or SecretStr(a.client_secret),
+                    "pin": section.pin or SecretStr(a.pin),
+                }
+            )
+        else:
+            filled = section.model_copy(
+                update={
+                    "consumer_key": section.consumer_key or SecretStr(m.consumer_key),
+                    "consumer_secret": section.consumer_secret or SecretStr(m.consumer_secret),
+                    "shortcode": section.shortcode or m.shortcode,
+                    "passkey": section.passkey or SecretStr(m.passkey),
+                    "initiator_name": section.initiator_name or m.initiator,
+                    "initiator_password": section.initiator_password
+                    or SecretStr(m.initiator_password),
+                    "certificate": section.certificate
+                    or _emulator_certificate(str(section.base_url)),
+                }
+            )
+        settings = settings.with_section(account.id, filled)
     return settings
 
 
@@ -244,8 +253,8 @@ async def create_customers(emulators: dict[str, str]) -> dict[str, dict[StreamKe
 
 
 async def register_c2b(providers: Mapping[str, PaymentProvider]) -> None:
-    """Register the paybill's C2B URLs with the emulator, so simulated customers may pay
-    the paybill directly."""
-    mpesa = providers.get("mpesa")  # absent when M-Pesa is disabled
-    if isinstance(mpesa, MpesaConnector):
-        await mpesa.register_c2b_urls()
+    """Register each M-Pesa account's C2B URLs with its emulator, so simulated customers
+    may pay the paybill directly."""
+    for connector in providers.values():
+        if isinstance(connector, MpesaConnector):
+            await connector.register_c2b_urls()

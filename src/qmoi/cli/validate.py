@@ -59,6 +59,10 @@ def validate(
         f"{label} {section.environment.value}" if section.enabled else f"{label} disabled"
         for label, section in (("Airtel", settings.airtel), ("M-Pesa", settings.mpesa))
     )
+    if settings.listed_accounts is not None:
+        providers = "accounts " + ", ".join(
+            f"{a.id} ({a.provider}, {a.currency})" for a in settings.accounts
+        )
     out.print(
         f"configuration is usable: {mode}; {providers}; "
         f"{len(report.warnings)} warning(s), {len(report.corrections)} correction(s)",

@@ -20,6 +20,7 @@ from qmoi.config.catalogue import (
 )
 from qmoi.config.database import redact_database_url
 from qmoi.config.models import (
+    AccountSettings,
     AirtelSettings,
     Environment,
     MpesaSettings,
@@ -31,11 +32,12 @@ from qmoi.config.models import (
 )
 from qmoi.config.reader import Report
 from qmoi.config.secret_names import SECRET_VARIABLES, secret_values
-from qmoi.config.sources import RawValues, json_file_values, read_raw
+from qmoi.config.sources import RawValues, json_file_values, read_raw, references
 from qmoi.config.store import StoreLocation, store_location
 from qmoi.config.targets import MPESA_PAYOUT_SHILLINGS
 
 __all__ = [
+    "AccountSettings",
     "CATALOGUE",
     "MPESA_PAYOUT_SHILLINGS",
     "SANDBOX_OWNER_AIRTEL",
@@ -59,6 +61,7 @@ __all__ = [
     "load_settings",
     "read_raw",
     "redact_database_url",
+    "references",
     "secret_values",
     "store_location",
 ]

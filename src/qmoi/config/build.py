@@ -8,8 +8,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qmoi.config import rules
+from qmoi.config.accounts import read_accounts
 from qmoi.config.database import database_url
-from qmoi.config.models import Environment, Settings
+from qmoi.config.models import (
+    AccountSettings,
+    AirtelSettings,
+    Environment,
+    MpesaSettings,
+    Settings,
+)
 from qmoi.config.notify import read_notify
 from qmoi.config.providers import read_airtel, read_mpesa
 from qmoi.config.reader import Reader, Report
@@ -26,13 +33,22 @@ def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
     for name in raw.unknown_in_file:
         reader.warn(name, "is not a QMOI setting and is ignored", "check its spelling")
     public_url = reader.url("QMOI_PUBLIC_URL")
-    airtel = read_airtel(reader, public_url)
-    mpesa = read_mpesa(reader)
-    rules.providers_enabled(reader, airtel, mpesa)
+    listed = read_accounts(reader, raw, public_url)
+    # with an accounts list the provider variables are only what accounts start from:
+    # read quietly here, checked in each account that takes them
+    base = reader if listed is None else reader.muted()
+    airtel = read_airtel(base, public_url)
+    mpesa = read_mpesa(base)
+    if listed is not None:
+        kinds = {a.provider for a in listed}
+        airtel = airtel.model_copy(update={"enabled": "airtel" in kinds})
+        mpesa = mpesa.model_copy(update={"enabled": "mpesa" in kinds})
+    else:
+        rules.providers_enabled(reader, airtel, mpesa)
     # a disabled provider's own figures are read for their defaults, never checked
     own = {
-        "airtel": reader if airtel.enabled else reader.muted(),
-        "mpesa": reader if mpesa.enabled else reader.muted(),
+        "airtel": reader if airtel.enabled and listed is None else reader.muted(),
+        "mpesa": reader if mpesa.enabled and listed is None else reader.muted(),
     }
     targets = read_targets(reader, airtel.currency, **own)
     transfers = read_transfers(reader, airtel.currency, **own)
@@ -45,15 +61,21 @@ def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
         )
         timezone_name = "Africa/Nairobi"
     var_dir = Path(reader.text("QMOI_VAR_DIR") or "var")
-    enabled = [section for section in (airtel, mpesa) if section.enabled]
-    live = any(section.environment.is_live for section in enabled)
-    rules.environments_match(reader, airtel, mpesa)
+    if listed is None:
+        rules.environments_match(reader, airtel, mpesa)
+        environments = [s.environment for s in (airtel, mpesa) if s.enabled]
+    else:
+        environments = [a.environment for a in listed]
+    live = any(env.is_live for env in environments)
     master_key = rules.master_key(reader, live)
-    production = any(section.environment is Environment.PRODUCTION for section in enabled)
+    production = Environment.PRODUCTION in environments
     rules.public_url_reachable(reader, public_url, live=live, production=production)
-    names = tuple(name for name, on in (("airtel", airtel.enabled), ("mpesa", mpesa.enabled)) if on)
-    rules.chunks_fit_targets(reader, targets, transfers, names)
-    notify = read_notify(reader, (mpesa if mpesa.enabled else airtel).phone_number)
+    if listed is None:
+        names = tuple(n for n, on in (("airtel", airtel.enabled), ("mpesa", mpesa.enabled)) if on)
+        rules.chunks_fit_targets(reader, targets, transfers, names)
+    else:
+        rules.account_figures(reader, listed, targets)
+    notify = read_notify(reader, _owner_number(listed, airtel, mpesa))
     signing_key = reader.text("QMOI_SIGNING_KEY_FILE")
     settings = Settings(
         airtel=airtel,
@@ -72,8 +94,20 @@ def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
         signing_key_file=Path(signing_key) if signing_key else var_dir / "signing.key",
         sandbox_stop_at_target=reader.boolean("QMOI_SANDBOX_STOP_AT_TARGET"),
         strict_network=reader.strict_network,
+        listed_accounts=listed,
     )
     return (settings if report.usable else None), report
+
+
+def _owner_number(
+    listed: tuple[AccountSettings, ...] | None, airtel: AirtelSettings, mpesa: MpesaSettings
+) -> str:
+    """Where the owner's SMS notifications go by default: the M-Pesa wallet's number,
+    else the Airtel one's."""
+    if listed is not None:
+        ordered = sorted(listed, key=lambda a: (a.provider != "mpesa", not a.default))
+        return ordered[0].section.phone_number if ordered else mpesa.phone_number
+    return (mpesa if mpesa.enabled else airtel).phone_number
 
 
 def load_settings(

@@ -37,6 +37,12 @@ keys become variable names, and may also hold variable names at its top level:
 `qmoi.dailyTargetAirtel` is `QMOI_DAILY_TARGET_AIRTEL`. An unknown name in the file is a
 warning, an unknown section a problem.
 
+**Several accounts.** The file may also hold an `accounts` list — several Airtel and
+M-Pesa accounts, in several countries — each read by the same rules as the variables
+below, which become what every account starts from. Without the list, the variables make
+the two accounts `airtel` and `mpesa`, as they always have. See
+[accounts.md](accounts.md).
+
 `qmoi validate` checks the result: each problem is printed as `VARIABLE: what is wrong —
 how to fix it`, each safe correction (local phone formats, stray spaces, trailing
 slashes, database drivers) and each risky choice as a warning. Every setting is optional

@@ -3,6 +3,7 @@ anything uses them (:func:`qmoi.config.build.build_settings` makes them)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -128,11 +129,64 @@ class NotifySettings(BaseModel):
     sms_from: str | None
 
 
+ProviderKind = Literal["airtel", "mpesa"]
+Section = AirtelSettings | MpesaSettings
+
+
+class AccountSettings(BaseModel):
+    """One merchant account at one provider: the unit QMOI collects, books, targets and
+    pays out on. ``id`` names it everywhere (ledger accounts, routes, chunk ids); the
+    legacy accounts made from the ``AIRTEL_*`` / ``MPESA_*`` variables are ``airtel`` and
+    ``mpesa``, the names every row written before accounts already carries."""
+
+    model_config = _FROZEN
+
+    id: str
+    provider: ProviderKind
+    #: the provider's connection (credentials, country, currency, owner's wallet number)
+    section: Section
+    daily_target: Money
+    chunk: Money  # the auto-transfer chunk
+    growth_goal: Decimal
+    minimum: Money
+    target_mode: TargetMode
+    stream_targets: tuple[tuple[StreamKey, Money], ...]
+    #: the provider's account the original ``/api/qmoi/revenue/{provider}`` routes act on
+    default: bool = False
+
+    @property
+    def currency(self) -> str:
+        return self.section.currency if isinstance(self.section, AirtelSettings) else "KES"
+
+    @property
+    def country(self) -> str:
+        return self.section.country if isinstance(self.section, AirtelSettings) else "KE"
+
+    @property
+    def environment(self) -> Environment:
+        return self.section.environment
+
+    @property
+    def airtel(self) -> AirtelSettings:
+        if not isinstance(self.section, AirtelSettings):
+            raise TypeError(f"account {self.id} is not an Airtel account")
+        return self.section
+
+    @property
+    def mpesa(self) -> MpesaSettings:
+        if not isinstance(self.section, MpesaSettings):
+            raise TypeError(f"account {self.id} is not an M-Pesa account")
+        return self.section
+
+
 class Settings(BaseModel):
     """Everything QMOI needs to run, parsed and checked. Build with :func:`load_settings`."""
 
     model_config = _FROZEN
 
+    #: the provider sections the variables give: the legacy accounts ``airtel`` and
+    #: ``mpesa`` when the config file has no ``accounts`` list, the defaults each listed
+    #: account starts from when it has one
     airtel: AirtelSettings
     mpesa: MpesaSettings
     targets: TargetSettings
@@ -150,24 +204,89 @@ class Settings(BaseModel):
     sandbox_stop_at_target: bool
     #: a number in another network's range is refused, not warned about (ports aside)
     strict_network: bool = False
+    #: the config file's ``accounts`` (enabled ones only); None: the legacy two
+    listed_accounts: tuple[AccountSettings, ...] | None = None
 
     @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone_name)
 
     @property
-    def enabled_providers(self) -> tuple[Literal["airtel", "mpesa"], ...]:
-        """The providers QMOI collects on; a disabled one is absent everywhere."""
-        names: list[Literal["airtel", "mpesa"]] = []
-        if self.airtel.enabled:
-            names.append("airtel")
-        if self.mpesa.enabled:
-            names.append("mpesa")
-        return tuple(names)
+    def accounts(self) -> tuple[AccountSettings, ...]:
+        """The enabled accounts, each provider's default first: the listed ones, or the
+        legacy ``airtel`` and ``mpesa`` made from the provider sections."""
+        if self.listed_accounts is not None:
+            return self.listed_accounts
+        t, x = self.targets, self.transfers
+        legacy = (
+            ("airtel", self.airtel, t.daily_airtel, x.chunk_airtel, t.growth_airtel),
+            ("mpesa", self.mpesa, t.daily_mpesa, x.chunk_mpesa, t.growth_mpesa),
+        )
+        return tuple(
+            AccountSettings(
+                id=name,
+                provider="airtel" if name == "airtel" else "mpesa",
+                section=section,
+                daily_target=daily,
+                chunk=chunk,
+                growth_goal=growth,
+                minimum=t.minimum,
+                target_mode=t.mode,
+                stream_targets=t.stream_targets,
+                default=True,
+            )
+            for name, section, daily, chunk, growth in legacy
+            if section.enabled
+        )
+
+    def account(self, account_id: str) -> AccountSettings:
+        for account in self.accounts:
+            if account.id == account_id:
+                return account
+        raise KeyError(account_id)
+
+    def with_section(self, account_id: str, section: Section) -> Settings:
+        """These settings with one account's section replaced (its credentials and URL
+        filled in by the sandbox, say); a legacy account's is its provider's section."""
+        if self.listed_accounts is None:
+            provider = self.account(account_id).provider
+            return self.model_copy(update={provider: section})
+        listed = tuple(
+            a.model_copy(update={"section": section}) if a.id == account_id else a
+            for a in self.listed_accounts
+        )
+        return self.model_copy(update={"listed_accounts": listed})
+
+    def for_account(self, account: AccountSettings) -> Settings:
+        """These settings as one account sees them: its section as its provider's (what
+        its connector is built from)."""
+        return self.model_copy(update={account.provider: account.section})
+
+    def default_account(self, provider: str) -> AccountSettings | None:
+        """The account the original per-provider routes and metrics act on."""
+        return next((a for a in self.accounts if a.provider == provider and a.default), None)
+
+    def with_sections(
+        self, provider: ProviderKind, change: Callable[[Section], Section]
+    ) -> Settings:
+        """These settings with ``change`` applied to the provider's section and to every
+        listed account of that provider (the sandbox points them all at its emulator)."""
+        update: dict[str, object] = {provider: change(getattr(self, provider))}
+        if self.listed_accounts is not None:
+            update["listed_accounts"] = tuple(
+                a.model_copy(update={"section": change(a.section)}) if a.provider == provider else a
+                for a in self.listed_accounts
+            )
+        return self.model_copy(update=update)
+
+    @property
+    def enabled_providers(self) -> tuple[ProviderKind, ...]:
+        """The providers QMOI collects on; one without an account is absent everywhere."""
+        kinds = {a.provider for a in self.accounts}
+        return tuple(p for p in ("airtel", "mpesa") if p in kinds)
 
     @property
     def sandbox(self) -> bool:
-        """True when the enabled providers are QMOI's emulators (simulated money only;
-        they are all sandbox or all live)."""
-        sections = [s for s in (self.airtel, self.mpesa) if s.enabled]
-        return all(s.environment is Environment.SANDBOX for s in sections)
+        """True when the accounts are on QMOI's emulators (simulated money only; they are
+        all sandbox or all live)."""
+        return all(a.environment is Environment.SANDBOX for a in self.accounts)

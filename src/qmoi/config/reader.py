@@ -5,6 +5,7 @@ problem; safe corrections are applied and recorded. Secrets never appear in a me
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -38,15 +39,26 @@ class Report:
 class Reader:
     """Parses one variable at a time, recording problems instead of stopping at the first."""
 
-    def __init__(self, raw: RawValues, report: Report) -> None:
+    def __init__(
+        self, raw: RawValues, report: Report, names: Callable[[str], str] | None = None
+    ) -> None:
         self.raw = raw.values
         self.report = report
         self._strict_network: bool | None = None
+        #: how a finding names the variable (an account's reader names its own fields)
+        self.name_of: Callable[[str], str] = names or (lambda name: name)
 
     def muted(self) -> Reader:
         """A reader of the same values whose findings go nowhere: a disabled provider's
         settings are read for their defaults, never required or checked."""
         return Reader(RawValues(self.raw), Report())
+
+    def over(self, values: dict[str, str], names: Callable[[str], str]) -> Reader:
+        """A reader of these values with ``values`` on top, reporting into the same report
+        under ``names``: an account read as if its fields were the provider's variables."""
+        reader = Reader(RawValues({**self.raw, **values}), self.report, names)
+        reader._strict_network = self.strict_network
+        return reader
 
     def text(self, name: str) -> str | None:
         value = self.raw.get(name, VARIABLES[name][0])
@@ -56,17 +68,23 @@ class Reader:
         if stripped != value and name not in SECRET_VARIABLES:
             self.correct(name, value, stripped, "removed stray spaces")
         elif stripped != value:
-            self.report.corrections.append(f"{name}: removed stray spaces around the value")
+            self.report.corrections.append(
+                f"{self.name_of(name)}: removed stray spaces around the value"
+            )
         return stripped or None
 
     def correct(self, name: str, before: str, after: str, what: str) -> None:
-        self.report.corrections.append(f"{name}: {what}: {before!r} → {after!r}")
+        self.report.corrections.append(f"{self.name_of(name)}: {what}: {before!r} → {after!r}")
 
     def problem(self, name: str, what: str, fix: str) -> None:
-        self.report.problems.append(f"{name}: {what} — {fix}")
+        line = f"{self.name_of(name)}: {what} — {fix}"
+        if line not in self.report.problems:  # an inherited value is read once per account
+            self.report.problems.append(line)
 
     def warn(self, name: str, what: str, fix: str) -> None:
-        self.report.warnings.append(f"{name}: {what} — {fix}")
+        line = f"{self.name_of(name)}: {what} — {fix}"
+        if line not in self.report.warnings:
+            self.report.warnings.append(line)
 
     def secret(self, name: str) -> SecretStr | None:
         value = self.text(name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from qmoi.config.models import (
+    AccountSettings,
     AirtelSettings,
     Environment,
     MpesaSettings,
@@ -112,4 +113,35 @@ def chunks_fit_targets(
             f"{', '.join(elsewhere)}, and the combined target counts only "
             f"{targets.combined.currency}",
             "expect no minimum alert for those collections",
+        )
+
+
+def account_figures(
+    reader: Reader, accounts: tuple[AccountSettings, ...], targets: TargetSettings
+) -> None:
+    """Each account's chunk and minimum against its own daily target (as
+    :func:`chunks_fit_targets` does for the legacy two), and the combined target's reach."""
+    for account in accounts:
+        name = f"accounts.{account.id}"
+        if account.chunk > account.daily_target:
+            reader.warn(
+                f"{name}.autoTransfer",
+                f"the chunk ({account.chunk}) is above the daily target "
+                f"({account.daily_target}), so on an ordinary day nothing is transferred",
+                "use a chunk smaller than the daily target",
+            )
+        if account.minimum > account.daily_target:
+            reader.warn(
+                f"{name}.minimum",
+                "is above the account's daily target",
+                "keep the minimum below the daily target",
+            )
+    elsewhere = sorted({a.currency for a in accounts} - {targets.combined.currency})
+    if elsewhere:
+        reader.warn(
+            "QMOI_COMBINED_TARGET",
+            f"is in {targets.combined.currency}, so it counts nothing collected in "
+            f"{', '.join(elsewhere)}",
+            "nothing to fix: each account has its own target, and the metrics' byCurrency "
+            "counts them per currency",
         )

@@ -1,6 +1,10 @@
 """Where raw values come from, highest first: environment variables, a ``.env`` file,
 and an optional JSON config file (``{"airtel": {"clientId": …}, "mpesa": {…}}``, see
-``docs/configuration.md``). Every value is read as text; parsing comes after."""
+``docs/configuration.md``). Every value is read as text; parsing comes after.
+
+The file's ``accounts`` list is kept as given (each account an object, parsed by
+:mod:`~qmoi.config.accounts`); the names its ``credentials`` refer to are looked up in
+the environment and ``.env`` here, and in the credential vault by the bootstrap."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from dotenv import dotenv_values
 from pydantic import create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,13 +25,17 @@ from qmoi.config.catalogue import VARIABLES
 from qmoi.errors import ConfigError
 
 
-def _camel_to_upper_snake(name: str) -> str:
+def camel_to_upper_snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
 
 
 def json_file_values(path: Path) -> dict[str, str]:
     """Flatten the JSON file's sections into variable names (``airtel.clientId`` →
     ``AIRTEL_CLIENT_ID``). Top-level keys may also be variable names themselves."""
+    return _flatten(_json_file(path))
+
+
+def _json_file(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
     except FileNotFoundError as exc:
@@ -41,8 +50,43 @@ def json_file_values(path: Path) -> dict[str, str]:
         raise ConfigError(
             f"QMOI_CONFIG_FILE: {path} must hold a JSON object — see docs/configuration.md"
         )
+    return data
+
+
+def _accounts(data: dict[str, Any]) -> tuple[dict[str, Any], ...] | None:
+    """The file's ``accounts`` list as given; None when it has none."""
+    accounts = data.get("accounts")
+    if accounts is None:
+        return None
+    if not isinstance(accounts, list) or not all(isinstance(a, dict) for a in accounts):
+        raise ConfigError(
+            "QMOI_CONFIG_FILE: accounts must be a list of objects, one per account — see "
+            "docs/accounts.md"
+        )
+    return tuple(accounts)
+
+
+#: how a credential reference names its value: an environment variable's name
+REFERENCE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
+
+
+def references(accounts: tuple[dict[str, Any], ...] | None) -> set[str]:
+    """The names the accounts' ``credentials`` refer to (well-formed ones only)."""
+    names: set[str] = set()
+    for account in accounts or ():
+        credentials = account.get("credentials")
+        if isinstance(credentials, dict):
+            names.update(
+                v for v in credentials.values() if isinstance(v, str) and REFERENCE.fullmatch(v)
+            )
+    return names
+
+
+def _flatten(data: dict[str, Any]) -> dict[str, str]:
     flat: dict[str, str] = {}
     for key, value in data.items():
+        if key == "accounts":
+            continue
         if isinstance(value, dict):
             prefix = {"airtel": "AIRTEL", "mpesa": "MPESA", "qmoi": "QMOI"}.get(key.lower())
             if prefix is None:
@@ -50,17 +94,17 @@ def json_file_values(path: Path) -> dict[str, str]:
                     f"QMOI_CONFIG_FILE: unknown section {key!r} — use airtel, mpesa or qmoi"
                 )
             for inner, inner_value in value.items():
-                flat[f"{prefix}_{_camel_to_upper_snake(inner)}"] = _json_text(inner_value)
+                flat[f"{prefix}_{camel_to_upper_snake(inner)}"] = json_text(inner_value)
         else:
-            flat[key.upper()] = _json_text(value)
+            flat[key.upper()] = json_text(value)
     return flat
 
 
-def _json_text(value: object) -> str:
+def json_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ",".join(_json_text(v) for v in value)
+        return ",".join(json_text(v) for v in value)
     return str(value)
 
 
@@ -81,6 +125,10 @@ class RawValues:
 
     values: dict[str, str]
     unknown_in_file: list[str] = field(default_factory=list)
+    #: the config file's ``accounts`` list as given; None: no list (the legacy two)
+    accounts: tuple[dict[str, Any], ...] | None = None
+    #: the values of the names the accounts' credentials refer to, where found
+    referenced: dict[str, str] = field(default_factory=dict)
     #: secrets taken from the credential vault (where no other source gave them), and
     #: what was wrong with the vault's values, as ``VARIABLE: what — fix`` lines
     from_vault: frozenset[str] = frozenset()
@@ -91,7 +139,8 @@ def read_raw(env_file: Path | None = Path(".env"), config_file: Path | None = No
     """Read every variable as text: environment, then ``.env``, then the JSON file."""
     if config_file is None and os.environ.get("QMOI_CONFIG_FILE"):
         config_file = Path(os.environ["QMOI_CONFIG_FILE"])
-    from_file = json_file_values(config_file) if config_file is not None else {}
+    data = _json_file(config_file) if config_file is not None else {}
+    from_file, accounts = _flatten(data), _accounts(data)
     env_path = env_file if env_file is not None and env_file.is_file() else None
     try:
         loaded = _raw_settings_class()(_env_file=env_path)
@@ -102,4 +151,22 @@ def read_raw(env_file: Path | None = Path(".env"), config_file: Path | None = No
         text = getattr(loaded, name.lower())
         if text is not None:
             values[name] = text
-    return RawValues(values, sorted(k for k in from_file if k not in VARIABLES))
+    return RawValues(
+        values,
+        sorted(k for k in from_file if k not in VARIABLES),
+        accounts=accounts,
+        referenced=_referenced(references(accounts), env_path),
+    )
+
+
+def _referenced(names: set[str], env_path: Path | None) -> dict[str, str]:
+    """The referenced names' values: the environment over ``.env``."""
+    if not names:
+        return {}
+    from_dotenv = dotenv_values(env_path) if env_path is not None else {}
+    found: dict[str, str] = {}
+    for name in names:
+        value = os.environ.get(name, from_dotenv.get(name))
+        if value is not None:
+            found[name] = value
+    return found

@@ -48,7 +48,7 @@ def read_targets(
 MPESA_PAYOUT_SHILLINGS = (1, 250_000)
 
 
-def _mpesa_chunk(reader: Reader) -> Money:
+def mpesa_chunk(reader: Reader) -> Money:
     """A chunk B2C can pay. Any other would be reserved and then never paid, its money
     stuck in transit."""
     name = "QMOI_AUTO_TRANSFER_MPESA"
@@ -77,6 +77,6 @@ def read_transfers(
         # Airtel pays cents (its amounts are JSON numbers with decimals); a currency
         # without minor units refuses them when parsed
         chunk_airtel=airtel.amount("QMOI_AUTO_TRANSFER_AIRTEL", airtel_currency),
-        chunk_mpesa=_mpesa_chunk(mpesa),
+        chunk_mpesa=mpesa_chunk(mpesa),
         fallback=reader.boolean("QMOI_TRANSFER_FALLBACK"),
     )

@@ -420,6 +420,50 @@ class AuditRepository:
         return int(self._session.scalar(select(func.count()).select_from(t.audit_log)) or 0)
 
 
+@dataclass(frozen=True)
+class StoredAccount:
+    """What the database holds of one account: its provider and currency, for life."""
+
+    id: str
+    provider: str
+    currency: str
+    country: str | None
+
+
+class MerchantAccountRepository:
+    """The accounts this database has held money for (``merchant_accounts``)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def register(
+        self, account_id: str, provider: str, currency: str, country: str, now: datetime
+    ) -> StoredAccount:
+        """Record the account unless it is known; returns what is stored either way (the
+        caller compares). A known account without a country gets this one."""
+        self._session.execute(
+            dialect_insert(self._session, t.merchant_accounts)
+            .values(
+                id=account_id, provider=provider, currency=currency, country=country,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+        )  # fmt: skip
+        self._session.execute(
+            update(t.merchant_accounts)
+            .where(t.merchant_accounts.c.id == account_id, t.merchant_accounts.c.country.is_(None))
+            .values(country=country)
+        )
+        row = self._session.execute(
+            select(t.merchant_accounts).where(t.merchant_accounts.c.id == account_id)
+        ).one()
+        return StoredAccount(row.id, row.provider, row.currency, row.country)
+
+    def all(self) -> list[StoredAccount]:
+        rows = self._session.execute(select(t.merchant_accounts).order_by(t.merchant_accounts.c.id))
+        return [StoredAccount(r.id, r.provider, r.currency, r.country) for r in rows]
+
+
 class MetaRepository:
     """Instance facts: whether this database holds sandbox or live money, and the like."""
 

@@ -73,11 +73,27 @@ def _money(name: str, **kw: Any) -> Column[int]:
     return Column(name, BigInteger, **kw)
 
 
+#: an account id's longest form (the legacy ids are the provider names); every
+#: ``provider`` column holds the account id
+ACCOUNT_ID_LENGTH = 32
+
 meta = Table(
     "meta",
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# The merchant's accounts this database has held money for: an account keeps its
+# provider and currency for life (a new currency is a new account id).
+merchant_accounts = Table(
+    "merchant_accounts",
+    metadata,
+    Column("id", String(ACCOUNT_ID_LENGTH), primary_key=True),
+    Column("provider", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("country", String(2), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 accounts = Table(
@@ -107,7 +123,7 @@ journal_entries = Table(
     Column("business_day", Date, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
-    Column("provider", String(16), nullable=True),
+    Column("provider", String(ACCOUNT_ID_LENGTH), nullable=True),
     Column("stream", String(32), nullable=True),
     Column("sandbox", Boolean, nullable=False),
     Column("description", Text, nullable=False, server_default=""),
@@ -163,7 +179,7 @@ collections = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("reference", String(64), nullable=False, unique=True),  # our id, sent to provider
-    Column("provider", String(16), nullable=False),
+    Column("provider", String(ACCOUNT_ID_LENGTH), nullable=False),
     Column("provider_request_id", String(128), nullable=True),
     Column("provider_reference", String(128), nullable=True),
     Column("msisdn", String(16), nullable=False),
@@ -198,7 +214,7 @@ transfers = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("reference", String(64), nullable=False, unique=True),  # idempotency key sent
-    Column("provider", String(16), nullable=False),
+    Column("provider", String(ACCOUNT_ID_LENGTH), nullable=False),
     Column("trigger", String(8), nullable=False),  # auto | manual
     Column("business_day", Date, nullable=False),
     Column("sequence", Integer, nullable=True),  # auto-transfer chunk number of the day
@@ -239,7 +255,7 @@ inbox = Table(
     "inbox",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("provider", String(16), nullable=False),
+    Column("provider", String(ACCOUNT_ID_LENGTH), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("event_id", String(200), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
@@ -270,7 +286,7 @@ revenue_totals = Table(
     metadata,
     Column("business_day", Date, primary_key=True),
     Column("hour", Integer, primary_key=True),  # 0-23 in QMOI_TIMEZONE
-    Column("provider", String(16), primary_key=True),
+    Column("provider", String(ACCOUNT_ID_LENGTH), primary_key=True),
     Column("stream", String(32), primary_key=True),
     Column("currency", String(3), nullable=False),
     _money("amount_minor", nullable=False),
@@ -284,7 +300,7 @@ day_closes = Table(
     "day_closes",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("provider", String(16), nullable=False),
+    Column("provider", String(ACCOUNT_ID_LENGTH), nullable=False),
     Column("business_day", Date, nullable=False),
     Column("kind", String(8), nullable=False),  # close | reset
     Column("closed_at", UTCDateTime, nullable=False),
@@ -321,7 +337,7 @@ notifications = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("kind", String(32), nullable=False),
-    Column("provider", String(16), nullable=True),
+    Column("provider", String(ACCOUNT_ID_LENGTH), nullable=True),
     Column("dedupe_key", String(128), nullable=True, unique=True),
     Column("message", Text, nullable=False),
     Column("payload", Text, nullable=False),

@@ -20,7 +20,13 @@ from qmoi.db.inbox import InboxRepository
 from qmoi.db.keys import ApiKeyRepository
 from qmoi.db.observed import ObservedRepository
 from qmoi.db.queries import HistoryQuery
-from qmoi.db.repositories import AccountDirectory, AuditRepository, LedgerRepository, MetaRepository
+from qmoi.db.repositories import (
+    AccountDirectory,
+    AuditRepository,
+    LedgerRepository,
+    MerchantAccountRepository,
+    MetaRepository,
+)
 from qmoi.db.totals import RevenueTotalsRepository
 from qmoi.db.transfers import TransferRepository
 from qmoi.db.vault import VaultRepository
@@ -35,6 +41,7 @@ class SqlUnitOfWork(AbstractContextManager["SqlUnitOfWork"]):
     ledger: LedgerRepository
     audit: AuditRepository
     meta: MetaRepository
+    merchant_accounts: MerchantAccountRepository
     collections: CollectionRepository
     transfers: TransferRepository
     inbox: InboxRepository
@@ -60,6 +67,7 @@ class SqlUnitOfWork(AbstractContextManager["SqlUnitOfWork"]):
         self.ledger = LedgerRepository(self.session, factory.accounts, factory.tz, self.now)
         self.audit = AuditRepository(self.session, factory.signer)
         self.meta = MetaRepository(self.session)
+        self.merchant_accounts = MerchantAccountRepository(self.session)
         self.collections = CollectionRepository(self.session)
         self.transfers = TransferRepository(self.session)
         self.inbox = InboxRepository(self.session)

@@ -12,16 +12,17 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from qmoi.domain.autotransfer import account_code
 from qmoi.domain.money import Money
 from qmoi.domain.states import TransferState, advance_transfer
 
 
-def manual_reference(provider: str, idempotency_key: str | None) -> str:
-    """``QMOI-MT-…``: derived from the caller's key (the same key always names the same
-    transfer), or random when the caller gave none."""
-    code = {"airtel": "AT", "mpesa": "MP"}[provider]
+def manual_reference(account: str, idempotency_key: str | None) -> str:
+    """``QMOI-MAT-…``: derived from the caller's key (the same key always names the same
+    transfer of ``account``), or random when the caller gave none."""
+    code = account_code(account)
     if idempotency_key:
-        digest = hashlib.sha256(f"{provider}:{idempotency_key}".encode()).hexdigest()[:20]
+        digest = hashlib.sha256(f"{account}:{idempotency_key}".encode()).hexdigest()[:20]
     else:
         digest = secrets.token_hex(10)
     return f"QMOI-M{code}-{digest}"

@@ -292,8 +292,13 @@ def _bulk(uow: UnitOfWork, services: Services, decoded: Decoded) -> dict[int, In
             continue
         taken |= {target.id, receipt}
         chosen[item.id] = (item, target, event.status)
-    if chosen:
-        book_many(uow, services.policy, [(c, s) for _, c, s in chosen.values()], source="callback")
+    # one posting batch per currency: the ledger posts a batch in one currency, and the
+    # accounts of one inbox batch may collect in several
+    by_currency: dict[str, list[tuple[Collection, ProviderStatus]]] = {}
+    for _, collection, status in chosen.values():
+        by_currency.setdefault(collection.amount.currency, []).append((collection, status))
+    for batch in by_currency.values():
+        book_many(uow, services.policy, batch, source="callback")
     return {item_id: item for item_id, (item, _, _) in chosen.items()}
 
 

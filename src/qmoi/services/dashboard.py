@@ -15,12 +15,30 @@ HOURS = range(24)
 
 
 def providers(services: Services) -> list[dict[str, str]]:
-    """The enabled providers, in order, as the page lists them: the page draws a card
-    and a choice for each of these and for no other, each in its own currency."""
+    """The enabled accounts, in order, as the page lists them: the page draws a card
+    and a choice for each of these and for no other, each in its own currency. ``title``
+    names the provider, and the account when it is not simply that provider's."""
     return [
-        {"key": p.name, "label": p.label, "currency": p.currency}
+        {
+            "key": p.name,
+            "label": p.label,
+            "title": p.label if p.name == p.provider else f"{p.label} · {p.name}",
+            "currency": p.currency,
+            "country": p.country,
+            "provider": p.provider,
+        }
         for p in services.policy.providers.values()
     ]
+
+
+def by_currency(services: Services) -> list[tuple[str, list[dict[str, str]]]]:
+    """The accounts grouped by currency, the combined target's currency first: the page
+    shows each group under its own total, never a total across currencies."""
+    first = services.policy.combined_target.currency
+    groups: dict[str, list[dict[str, str]]] = {}
+    for account in providers(services):
+        groups.setdefault(account["currency"], []).append(account)
+    return sorted(groups.items(), key=lambda item: (item[0] != first, item[0]))
 
 
 def board(services: Services) -> dict[str, Any]:
@@ -41,10 +59,13 @@ def board(services: Services) -> dict[str, Any]:
         }
     hourly = {
         provider: {
-            when: [metrics.amount(Money(totals.get((provider, hour), 0), "KES")) for hour in HOURS]
+            when: [
+                metrics.amount(Money(totals.get((provider, hour), 0), rules.currency))
+                for hour in HOURS
+            ]
             for when, totals in by_hour.items()
         }
-        for provider in policy.providers
+        for provider, rules in policy.providers.items()
     }
     alerts = [
         {

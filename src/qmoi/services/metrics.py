@@ -60,7 +60,7 @@ def target_for(uow: UnitOfWork, policy: Policy, provider: str, day: date) -> Mon
     """The day's target: fixed, or in growth mode yesterday's actual × (1 + goal), never
     below the minimum (the configured target when yesterday has no figures)."""
     rules = policy.provider(provider)
-    if not policy.growth_mode:
+    if not policy.growth_mode_of(provider):
         return rules.daily_target
     yesterday = uow.totals.close_of(provider, day - timedelta(days=1))
     if yesterday is None:
@@ -68,7 +68,7 @@ def target_for(uow: UnitOfWork, policy: Policy, provider: str, day: date) -> Mon
     return next_day_target(
         Money(yesterday.earned_minor, rules.currency),
         rules.growth_goal,
-        policy.minimum_in(rules.currency),
+        policy.minimum_of(provider),
     )
 
 
@@ -83,7 +83,7 @@ def provider_figures(uow: UnitOfWork, policy: Policy, provider: str, day: date) 
         for s in STREAMS
     }
     target = target_for(uow, policy, provider, day)
-    overrides = {k: v for k, v in policy.stream_targets.items() if v.currency == currency}
+    overrides = policy.stream_targets_of(provider)
     yesterday = uow.totals.by_stream(day - timedelta(days=1), provider)
     transfers = uow.transfers.settled_total(provider, day)
     return ProviderFigures(
@@ -98,7 +98,7 @@ def provider_figures(uow: UnitOfWork, policy: Policy, provider: str, day: date) 
         stream_target=split_target(target, overrides),
         yesterday=Money(sum(yesterday.values()), currency),
         growth_goal=rules.growth_goal,
-        minimum=policy.minimum_in(currency),
+        minimum=policy.minimum_of(provider),
         last_auto_transfer=uow.transfers.latest(provider, trigger="auto", day=day),
         transferred_today=Money(transfers, currency),
     )
@@ -135,50 +135,97 @@ def _transfer_summary(transfer: Transfer | None) -> dict[str, Any] | None:
 
 
 def metrics(services: Services, now: datetime | None = None) -> dict[str, Any]:
-    """The metrics answer: ``{"airtel": {...}, "mpesa": {...}, "combined": {...}}``, the
-    combined figures naming each provider's earnings. A disabled provider has no key,
-    here or in ``combined``: the figures are over the enabled ones."""
+    """The metrics answer: ``{"airtel": {...}, "mpesa": {...}, "combined": {...}}`` as the
+    original design has it — each provider's default account — and ``"accounts"``: every
+    account's figures by id. ``combined`` names each provider's earnings and gives
+    ``byCurrency`` totals; amounts in different currencies are never added together. A
+    provider without an account has no key anywhere."""
     now = now or services.clock.now()
-    by_provider = figures(services, services.policy.day(now))
-    answer: dict[str, Any] = {}
-    for name, f in by_provider.items():
-        answer[name] = {
-            "dailyEarnings": amount(f.earned),
-            "targetProgress": percent(f.progress),
-            "streamPerformance": {
-                s.metrics_key: {
-                    "earned": amount(f.stream_earned[s.key]),
-                    "target": amount(f.stream_target[s.key]),
-                }
-                for s in STREAMS
-            },
-            "autoTransferStatus": f.auto_transfer_status,
-            "lastAutoTransfer": _transfer_summary(f.last_auto_transfer),
-            "lastUpdate": now.isoformat(),
-            "target": amount(f.target),
-            "minimum": amount(f.minimum),
-            "dayEarnings": amount(f.day_earned),
-            "payments": f.payments,
-            "transferredToday": amount(f.transferred_today),
-            "growth": {
-                "vsYesterday": percent(f.growth) if f.growth is not None else None,
-                "goal": percent(f.growth_goal),
-                "yesterday": amount(f.yesterday),
-            },
-            "periodStart": f.period_start.isoformat() if f.period_start else None,
-            "currency": f.earned.currency,
-        }
     policy = services.policy
+    by_account = figures(services, policy.day(now))
+    accounts = {name: _account_metrics(policy, f, now) for name, f in by_account.items()}
+    answer: dict[str, Any] = {
+        kind: accounts[name]
+        for kind in ("airtel", "mpesa")
+        if (name := policy.default_account(kind)) is not None
+    }
     currency = policy.combined_target.currency
-    same = [f for f in by_provider.values() if f.earned.currency == currency]
+    same = [f for f in by_account.values() if f.earned.currency == currency]
     combined = Money(sum(f.earned.minor for f in same), currency)
     answer["combined"] = {
-        **{name: answer[name]["dailyEarnings"] for name in by_provider},
+        **{kind: answer[kind]["dailyEarnings"] for kind in ("airtel", "mpesa") if kind in answer},
         "combined": amount(combined),
         "target": amount(policy.combined_target),
         "progress": percent(progress_percent(combined, policy.combined_target)),
+        "byCurrency": by_currency(by_account),
         "lastUpdate": now.isoformat(),
         "day": policy.day(now).isoformat(),
         "sandbox": policy.sandbox,
     }
+    answer["accounts"] = accounts
+    return answer
+
+
+def account_metrics(
+    services: Services, account: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """One account's figures, as ``metrics`` gives each."""
+    now = now or services.clock.now()
+    policy = services.policy
+    with services.uows(read_only=True) as uow:
+        f = provider_figures(uow, policy, account, policy.day(now))
+    return _account_metrics(policy, f, now)
+
+
+def _account_metrics(policy: Policy, f: ProviderFigures, now: datetime) -> dict[str, Any]:
+    rules = policy.provider(f.provider)
+    return {
+        "account": f.provider,
+        "provider": rules.provider,
+        "dailyEarnings": amount(f.earned),
+        "targetProgress": percent(f.progress),
+        "streamPerformance": {
+            s.metrics_key: {
+                "earned": amount(f.stream_earned[s.key]),
+                "target": amount(f.stream_target[s.key]),
+            }
+            for s in STREAMS
+        },
+        "autoTransferStatus": f.auto_transfer_status,
+        "lastAutoTransfer": _transfer_summary(f.last_auto_transfer),
+        "lastUpdate": now.isoformat(),
+        "target": amount(f.target),
+        "minimum": amount(f.minimum),
+        "dayEarnings": amount(f.day_earned),
+        "payments": f.payments,
+        "transferredToday": amount(f.transferred_today),
+        "growth": {
+            "vsYesterday": percent(f.growth) if f.growth is not None else None,
+            "goal": percent(f.growth_goal),
+            "yesterday": amount(f.yesterday),
+        },
+        "periodStart": f.period_start.isoformat() if f.period_start else None,
+        "currency": f.earned.currency,
+    }
+
+
+def by_currency(by_account: dict[str, ProviderFigures]) -> dict[str, dict[str, Any]]:
+    """Totals per currency over the accounts that collect in it (never across)."""
+    groups: dict[str, list[ProviderFigures]] = {}
+    for f in by_account.values():
+        groups.setdefault(f.earned.currency, []).append(f)
+    answer: dict[str, dict[str, Any]] = {}
+    for currency, group in sorted(groups.items()):
+        earned = Money(sum(f.earned.minor for f in group), currency)
+        target = Money(sum(f.target.minor for f in group), currency)
+        answer[currency] = {
+            "earned": amount(earned),
+            "target": amount(target),
+            "progress": percent(progress_percent(earned, target)),
+            "transferredToday": amount(
+                Money(sum(f.transferred_today.minor for f in group), currency)
+            ),
+            "payments": sum(f.payments for f in group),
+            "accounts": [f.provider for f in group],
+        }
     return answer

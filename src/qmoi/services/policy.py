@@ -15,7 +15,9 @@ from qmoi.domain.streams import StreamKey
 
 @dataclass(frozen=True)
 class ProviderPolicy:
-    name: str  # airtel | mpesa
+    """One account's rules (the legacy accounts are named after their providers)."""
+
+    name: str  # the account id: airtel, mpesa, airtel-ug…
     label: str  # the name people know it by ("Airtel Money"), as its connector says
     network: str  # the phonenumbers carrier name: Airtel | Safaricom
     currency: str
@@ -33,6 +35,18 @@ class ProviderPolicy:
     c2b_default_stream: StreamKey = StreamKey.DIGITAL_PAYMENTS
     #: ISO 3166 country whose numbers the provider's customers have (Airtel's is set)
     country: str = "KE"
+    #: the provider the account is at (airtel | mpesa); empty: the name is the provider
+    kind: str = ""
+    #: the account's own minimum guarantee and target rules; None: the policy's
+    minimum: Money | None = None
+    growth_mode: bool | None = None
+    stream_targets: dict[StreamKey, Money] | None = None
+    #: the account the original per-provider routes and metrics act on
+    default: bool = True
+
+    @property
+    def provider(self) -> str:
+        return self.kind or self.name
 
 
 @dataclass(frozen=True)
@@ -85,5 +99,25 @@ class Policy:
         comparison across currencies."""
         return self.minimum if self.minimum.currency == currency else Money(0, currency)
 
+    def minimum_of(self, account: str) -> Money:
+        """The account's minimum guarantee, in its currency."""
+        rules = self.providers[account]
+        return rules.minimum if rules.minimum is not None else self.minimum_in(rules.currency)
+
+    def growth_mode_of(self, account: str) -> bool:
+        rules = self.providers[account]
+        return self.growth_mode if rules.growth_mode is None else rules.growth_mode
+
+    def stream_targets_of(self, account: str) -> dict[StreamKey, Money]:
+        rules = self.providers[account]
+        targets = self.stream_targets if rules.stream_targets is None else rules.stream_targets
+        return {k: v for k, v in targets.items() if v.currency == rules.currency}
+
     def provider(self, name: str) -> ProviderPolicy:
         return self.providers[name]
+
+    def default_account(self, provider: str) -> str | None:
+        """The account of ``provider`` the original per-provider routes act on."""
+        return next(
+            (n for n, r in self.providers.items() if r.provider == provider and r.default), None
+        )

@@ -13,13 +13,13 @@ in the environment before the next start."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import SecretStr
 
-from qmoi.config import SECRET_VARIABLES, RawValues, build_settings, store_location
+from qmoi.config import SECRET_VARIABLES, RawValues, build_settings, references, store_location
 from qmoi.errors import ConfigError
 from qmoi.security.secret_key import (
     MIN_TEXT_LENGTH,
@@ -70,7 +70,12 @@ def complete(raw: RawValues, sealed: SealedSecrets) -> RawValues:
     """``raw`` with the vault's secrets added where no other source set them; ``sealed``
     reads them from the store before the settings exist (bootstrap hands it in)."""
     key = VaultKey.of(raw)
-    stored = [s for s in sealed(store_location(raw).database_url) if s.name not in raw.values]
+    wanted = references(raw.accounts) - set(raw.referenced)
+    stored = [
+        s
+        for s in sealed(store_location(raw).database_url)
+        if (s.name in VAULT_NAMES and s.name not in raw.values) or s.name in wanted
+    ]
     if not stored:
         return raw
     try:
@@ -102,25 +107,38 @@ def _sealed(stored: StoredSecret) -> Sealed:
 
 
 def _with(raw: RawValues, values: dict[str, str], problems: list[str]) -> RawValues:
-    return RawValues(
-        {**raw.values, **values},
-        raw.unknown_in_file,
+    """``raw`` with the vault's values: settings by their names, and the values the
+    accounts' credentials refer to."""
+    named = references(raw.accounts)
+    settings = {k: v for k, v in values.items() if k in VAULT_NAMES and k not in raw.values}
+    referenced = {k: v for k, v in values.items() if k in named}
+    return replace(
+        raw,
+        values={**raw.values, **settings},
+        referenced={**referenced, **raw.referenced},
         from_vault=frozenset(values),
         vault_problems=tuple(problems),
     )
 
 
-def check_name(name: str) -> None:
-    if name not in VAULT_NAMES:
-        raise ConfigError(
-            f"{name!r} is not a secret the vault keeps — use one of {', '.join(VAULT_NAMES)}"
-        )
+def check_name(name: str, raw: RawValues | None = None) -> None:
+    """A secret setting's name, or a name an account's credentials refer to."""
+    if name in VAULT_NAMES or (raw is not None and name in references(raw.accounts)):
+        return
+    raise ConfigError(
+        f"{name!r} is not a secret the vault keeps — use one of {', '.join(VAULT_NAMES)}, "
+        "or a name an account's credentials refer to in the config file"
+    )
 
 
 def check_value(raw: RawValues, name: str, value: str) -> None:
     """Refuse a name the vault does not keep, or a value the configuration would refuse
     (a 5-digit PIN, say) — before anything is stored. Messages never hold the value."""
-    check_name(name)
+    check_name(name, raw)
+    if name not in VAULT_NAMES:  # a referenced credential: checked where it is used
+        if not value.strip():
+            raise ConfigError(f"{name}: the value is empty — give the secret at the prompt")
+        return
     if not value.strip():
         raise ConfigError(f"{name}: the value is empty — give the secret at the prompt or on stdin")
     if len(value) > MAX_VALUE_LENGTH or "\n" in value.strip():

@@ -44,7 +44,9 @@ async def test_the_metrics_answer_has_no_key_for_a_disabled_provider(clock: Manu
     )
     await pay(services, "mpesa", "700")
     answer = metrics(services)
-    assert set(answer) == {"mpesa", "combined"}
+    assert set(answer) == {"mpesa", "combined", "accounts"}
+    assert set(answer["accounts"]) == {"mpesa"}
     assert "airtel" not in answer["combined"]
+    assert set(answer["combined"]["byCurrency"]) == {"KES"}
     assert answer["combined"]["mpesa"] == 700
     assert answer["combined"]["combined"] == 700

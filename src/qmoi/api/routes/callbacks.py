@@ -1,11 +1,13 @@
 """Provider callback routes. Each stores the raw callback (through the callbacks service)
 and answers at once; booking happens when the inbox is processed.
 
-Airtel posts collection and disbursement callbacks to one URL; the transaction id tells
-them apart (transfers carry ``QMOI-…`` references, collections ``QC-…``). M-Pesa's are
-mounted twice: under the original design's ``/api/mpesa/{token}/…`` and under
-``/hooks/{token}/…``, the prefix QMOI registers with Daraja (Daraja refuses callback URLs
-containing "mpesa").
+Airtel posts collection and disbursement callbacks to one URL per account,
+``/api/airtel/callback/{account}`` (the original ``/api/airtel/callback`` is the default
+Airtel account's); the transaction id tells them apart (transfers carry ``QMOI-…``
+references, collections ``QC-…``). M-Pesa's are mounted twice: under the original
+design's ``/api/mpesa/{token}/…`` and under ``/hooks/{token}/…``, the prefix QMOI
+registers with Daraja (Daraja refuses callback URLs containing "mpesa"); each M-Pesa
+account has its own token, which is how a callback names its account.
 """
 
 from __future__ import annotations
@@ -46,22 +48,34 @@ def _airtel_kind(body: bytes) -> CallbackKind:
     )
 
 
-@router.post("/api/airtel/callback", summary="Airtel collection and disbursement callbacks")
+@router.post("/api/airtel/callback", summary="Airtel callbacks of the default Airtel account")
 async def airtel_callback(request: Request, svc: ServicesDep) -> JSONResponse:
-    _enabled(svc, "airtel")
+    account = svc.policy.default_account("airtel")
+    if account is None:
+        raise ApiError(
+            404, "provider_not_enabled", "airtel is not enabled on this QMOI; nothing stored"
+        )
+    return await _airtel(request, svc, account)
+
+
+@router.post(
+    "/api/airtel/callback/{account}", summary="Airtel collection and disbursement callbacks"
+)
+async def airtel_account_callback(account: str, request: Request, svc: ServicesDep) -> JSONResponse:
+    rules = svc.policy.providers.get(account)
+    if rules is None or rules.provider != "airtel":
+        raise ApiError(
+            404, "account_not_found", f"there is no Airtel account {account!r}; nothing stored"
+        )
+    return await _airtel(request, svc, account)
+
+
+async def _airtel(request: Request, svc: Services, account: str) -> JSONResponse:
     body = await _body(request)
     receipt = await receive(
-        svc, _intake(request), "airtel", _airtel_kind(body), dict(request.headers), body
+        svc, _intake(request), account, _airtel_kind(body), dict(request.headers), body
     )
     return JSONResponse(receipt.body, status_code=receipt.status_code)
-
-
-def _enabled(svc: Services, provider: str) -> None:
-    """A disabled provider's callbacks are refused before anything is read or stored."""
-    if provider not in svc.providers:
-        raise ApiError(
-            404, "provider_not_enabled", f"{provider} is not enabled on this QMOI; nothing stored"
-        )
 
 
 def _intake(request: Request) -> Intake:
@@ -70,12 +84,17 @@ def _intake(request: Request) -> Intake:
 
 
 async def _mpesa(request: Request, svc: Services, token: str, sub: str) -> JSONResponse:
-    _enabled(svc, "mpesa")
-    connector = svc.providers["mpesa"]
+    accounts = [n for n, r in svc.policy.providers.items() if r.provider == "mpesa"]
+    if not accounts:
+        raise ApiError(
+            404, "provider_not_enabled", "mpesa is not enabled on this QMOI; nothing stored"
+        )
     from qmoi.providers.mpesa.callbacks import route
 
-    if not connector.callback_token_valid(token):  # type: ignore[attr-defined]
+    account = next((n for n in accounts if _token_opens(svc, n, token)), None)
+    if account is None:
         raise ApiError(404, "not_found", "Not Found")  # do not confirm the route exists
+    connector = svc.providers[account]
     source = request.client.host if request.client else None
     if not connector.callback_source_allowed(source):  # type: ignore[attr-defined]
         raise ApiError(403, "forbidden_source", "callbacks are not accepted from this address")
@@ -85,7 +104,7 @@ async def _mpesa(request: Request, svc: Services, token: str, sub: str) -> JSONR
     kind, tag = found
     body = await _body(request)
     receipt = await receive(
-        svc, _intake(request), "mpesa", kind, dict(request.headers), body, reply_to=tag
+        svc, _intake(request), account, kind, dict(request.headers), body, reply_to=tag
     )
     return JSONResponse(receipt.body, status_code=receipt.status_code)
 
@@ -100,3 +119,9 @@ async def mpesa_callback(token: str, sub: str, request: Request, svc: ServicesDe
 @router.post("/hooks/{token}/{sub:path}", summary="M-Pesa callbacks (path registered with Daraja)")
 async def hooks_callback(token: str, sub: str, request: Request, svc: ServicesDep) -> JSONResponse:
     return await _mpesa(request, svc, token, sub)
+
+
+def _token_opens(svc: Services, account: str, token: str) -> bool:
+    """Whether ``token`` is the M-Pesa ``account``'s callback path token."""
+    connector = svc.providers.get(account)
+    return connector is not None and bool(connector.callback_token_valid(token))  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Header, Path, Query
 
-from qmoi.api.deps import OperateDep, OwnerDep, ReadDep, ServicesDep
+from qmoi.api.deps import Caller, OperateDep, OwnerDep, ReadDep, ServicesDep
 from qmoi.api.errors import ApiError, documented
 from qmoi.api.exact_json import ExactJSONRoute
 from qmoi.api.idempotency import idempotent
@@ -58,17 +58,30 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 def _provider(services: Services, provider: str) -> str:
-    """``provider`` if this QMOI collects on it; else 404, naming the ones it does."""
-    enabled = " or ".join(services.policy.providers)
-    if provider in PROVIDERS and provider not in services.policy.providers:
+    """The account the original per-provider routes act on for ``provider`` (its only
+    one, or the one marked default); else 404, naming the providers QMOI collects on."""
+    kinds = list(dict.fromkeys(r.provider for r in services.policy.providers.values()))
+    enabled = " or ".join(kinds)
+    account = services.policy.default_account(provider)
+    if provider in PROVIDERS and account is None:
         raise ApiError(
             404,
             "provider_not_enabled",
             f"{provider} is not enabled on this QMOI, which collects on {enabled} only",
         )
-    if provider not in services.policy.providers:
+    if account is None:
         raise ApiError(404, "unknown_provider", f"{provider!r} is not a provider; use {enabled}")
-    return provider
+    return account
+
+
+def account_of(services: Services, account: str) -> str:
+    """``account`` if this QMOI has it (enabled); else 404 naming the ones it has."""
+    if account not in services.policy.providers:
+        known = ", ".join(services.policy.providers)
+        raise ApiError(
+            404, "account_not_found", f"there is no account {account!r} here; use one of {known}"
+        )
+    return account
 
 
 #: a JSON number may carry at most this many minor units: beyond 2**53 a JavaScript
@@ -143,10 +156,12 @@ def collection_json(c: Collection) -> dict[str, Any]:
     }
 
 
-def transfer_json(x: Transfer) -> dict[str, Any]:
+def transfer_json(x: Transfer, provider: str) -> dict[str, Any]:
+    """A transfer as the API shows it; ``provider``: its account's provider."""
     return {
         "id": x.reference,
-        "provider": x.provider,
+        "provider": provider,
+        "account": x.provider,
         "trigger": x.trigger,
         "amount": metrics_service.amount(x.amount),
         "currency": x.amount.currency,
@@ -173,7 +188,13 @@ async def generate(
     body: Annotated[GenerateIn | None, Body()] = None,
     key: IdempotencyKey = None,
 ) -> Any:
-    name = _provider(svc, provider)
+    return await run_generate(svc, _provider(svc, provider), who, body, key)
+
+
+async def run_generate(
+    svc: Services, name: str, who: Caller, body: GenerateIn | None, key: str | None
+) -> Any:
+    """Start the collections of one account's generate request."""
     payload = body.model_dump(mode="json") if body is not None else {}
 
     async def handle() -> tuple[int, Any]:
@@ -204,7 +225,7 @@ async def generate(
         except InvalidRequest as exc:
             raise ApiError(422, exc.code, exc.message) from exc
         return 202, {
-            "provider": name,
+            **_named(svc, name),
             "collections": [collection_json(c) for c in started],
             "simulated": False,
         }
@@ -225,10 +246,16 @@ async def _simulate(svc: Services, provider: str) -> dict[str, Any]:
         svc, {provider: customers[provider]}, rng, slot=f"api:{datetime.now(UTC).isoformat()}"
     )
     return {
-        "provider": provider,
+        **_named(svc, provider),
         "collections": [collection_json(c) for c in started],
         "simulated": True,
     }
+
+
+def _named(svc: Services, account: str) -> dict[str, str]:
+    """How an answer names its account: the provider, the account and its currency."""
+    rules = svc.policy.provider(account)
+    return {"provider": rules.provider, "account": account, "currency": rules.currency}
 
 
 @router.post(
@@ -245,7 +272,13 @@ async def transfer(
     svc: ServicesDep,
     key: IdempotencyKey = None,
 ) -> Any:
-    name = _provider(svc, provider)
+    return await run_transfer(svc, _provider(svc, provider), body, who, key)
+
+
+async def run_transfer(
+    svc: Services, name: str, body: TransferIn, who: Caller, key: str | None
+) -> Any:
+    """One account's transfer to the owner now."""
     amount = _amount(body.amount, svc.policy.provider(name).currency)
 
     async def handle() -> tuple[int, Any]:
@@ -254,7 +287,7 @@ async def transfer(
         except TransferRefused as exc:
             status = 409 if exc.code == "insufficient_funds" else 422
             raise ApiError(status, exc.code, exc.message) from exc
-        return 201, transfer_json(made)
+        return 201, transfer_json(made, svc.policy.provider(name).provider)
 
     return await idempotent(
         svc, f"transfer:{name}", key, {"amount": str(amount.to_decimal())}, handle
@@ -263,7 +296,11 @@ async def transfer(
 
 @router.get("/{provider}/balance", response_model=BalanceOut, responses=documented(401, 403, 404))
 async def balance(provider: ProviderPath, _: ReadDep, svc: ServicesDep) -> Any:
-    name = _provider(svc, provider)
+    return await read_balance(svc, _provider(svc, provider))
+
+
+async def read_balance(svc: Services, name: str) -> Any:
+    """One account's wallet in the books and at the provider."""
     currency = svc.policy.provider(name).currency
 
     def read() -> tuple[Money, Money, Money]:
@@ -281,8 +318,7 @@ async def balance(provider: ProviderPath, _: ReadDep, svc: ServicesDep) -> Any:
         reported = None
     a = metrics_service.amount
     return {
-        "provider": name,
-        "currency": currency,
+        **_named(svc, name),
         "provider_balance": a(reported) if reported is not None else None,
         "ledger_balance": a(wallet + reserved),
         "available": a(wallet),
@@ -302,7 +338,11 @@ def transactions(
     svc: ServicesDep,
     q: Annotated[TransactionsQuery, Query()],
 ) -> Any:
-    name = _provider(svc, provider)
+    return read_transactions(svc, _provider(svc, provider), q)
+
+
+def read_transactions(svc: Services, name: str, q: TransactionsQuery) -> Any:
+    """One page of one account's history."""
     stream_key, kind, cursor, limit = q.stream, q.kind, q.cursor, q.limit
     tz = svc.policy.tz
     if stream_key is not None:

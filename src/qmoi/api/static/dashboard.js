@@ -6,7 +6,7 @@
 const HEADERS = { "X-QMOI-Dashboard": "1" };
 // the enabled providers, as the server lists them (a disabled one is never asked about)
 let providers = [];
-const REV = "/api/qmoi/revenue";
+const REV = "/api/qmoi/accounts";
 const charts = {};
 const kes = (value) =>
   Number(value).toLocaleString("en-KE", { minimumFractionDigits: 0, maximumFractionDigits: 2 });
@@ -121,7 +121,15 @@ async function load() {
   put("combined-progress", c.progress);
   put("combined-day", c.day);
   for (const name of providers) {
-    if (board.metrics[name]) renderProvider(name, board.metrics[name], board.hourly[name]);
+    if (board.metrics.accounts[name]) {
+      renderProvider(name, board.metrics.accounts[name], board.hourly[name]);
+    }
+  }
+  // each currency's own total: amounts in different currencies are never added
+  for (const [currency, t] of Object.entries(c.byCurrency || {})) {
+    put(`currency-earned-${currency}`, t.earned, `${currency} ${kes(t.earned)}`);
+    put(`currency-target-${currency}`, t.target, kes(t.target));
+    put(`currency-progress-${currency}`, t.progress);
   }
   const failing = Object.entries(board.failing_channels);
   document.getElementById("failing-channels").textContent = failing.length
@@ -151,10 +159,14 @@ function transferForm() {
   if (!form) return;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const provider = document.getElementById("transfer-provider").value;
+    const choice = document.getElementById("transfer-provider");
+    const provider = choice.value;
+    const currency = choice.selectedOptions[0].dataset.currency;
     const amount = document.getElementById("transfer-amount").value.trim();
     const result = document.getElementById("transfer-result");
-    if (!window.confirm(`Transfer KES ${amount} to the owner's ${provider} wallet now?`)) return;
+    if (!window.confirm(`Transfer ${currency} ${amount} to the owner's ${provider} wallet now?`)) {
+      return;
+    }
     const answer = await fetch(`${REV}/${provider}/transfer`, {
       method: "POST",
       credentials: "same-origin",
@@ -171,7 +183,30 @@ function transferForm() {
   });
 }
 
+// one account's view: the other cards (and currencies left empty) are hidden, and the
+// transactions and the transfer form follow the choice
+function accountView() {
+  const view = document.getElementById("account-view");
+  if (!view) return;
+  view.addEventListener("change", () => {
+    const chosen = view.value;
+    for (const card of document.querySelectorAll("[data-account]")) {
+      card.hidden = Boolean(chosen) && card.dataset.account !== chosen;
+    }
+    for (const group of document.querySelectorAll("section.currency")) {
+      group.hidden = ![...group.querySelectorAll("[data-account]")].some((c) => !c.hidden);
+    }
+    if (chosen) {
+      document.getElementById("filter-provider").value = chosen;
+      const form = document.getElementById("transfer-provider");
+      if (form) form.value = chosen;
+      loadTransactions().catch(() => {});
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  accountView();
   for (const f of ["provider", "kind", "status"]) {
     document.getElementById(`filter-${f}`).addEventListener("change", () => loadTransactions());
   }
