@@ -176,3 +176,95 @@ async def test_a_cookie_without_the_dashboard_header_cannot_move_money(run: Runn
         f"{REV}/metrics", headers={"Authorization": "", "Cookie": f"{sessions.COOKIE}={forged}"}
     )
     assert answer.status_code == 401
+
+
+SIX = (
+    {"id": "airtel-ke", "provider": "airtel", "default": True},
+    {
+        "id": "airtel-ug",
+        "provider": "airtel",
+        "country": "UG",
+        "dailyTarget": 300000,
+        "autoTransfer": 50000,
+    },
+    {
+        "id": "airtel-tz",
+        "provider": "airtel",
+        "country": "TZ",
+        "dailyTarget": 250000,
+        "autoTransfer": 50000,
+    },
+    {
+        "id": "airtel-rw",
+        "provider": "airtel",
+        "country": "RW",
+        "dailyTarget": 150000,
+        "autoTransfer": 20000,
+    },
+    {"id": "mpesa-ke", "provider": "mpesa", "default": True},
+    {"id": "mpesa-till", "provider": "mpesa", "shortcodeType": "till"},
+)
+
+
+async def test_six_accounts_are_grouped_by_currency_and_one_can_be_picked_on_a_phone(
+    tmp_path: Path, browser: Any
+) -> None:
+    from qmoi.config import RawValues, build_settings
+
+    raw = {
+        "QMOI_VAR_DIR": str(tmp_path / "var"),
+        "QMOI_LOG_DIR": str(tmp_path / "logs"),
+        "QMOI_DATABASE_URL": f"sqlite:///{tmp_path / 'qmoi.db'}",
+    }
+    settings, report = build_settings(RawValues(raw, accounts=SIX))
+    assert settings is not None, report.problems
+    async with running(settings, speed=10, simulate=False) as six:
+        answer = await six.api.post(
+            "/api/qmoi/accounts/airtel-ug/generate",
+            json={
+                "requests": [{"msisdn": "0753000100", "amount": 45000, "stream": "airtime_sales"}]
+            },
+        )
+        assert answer.status_code == 202, answer.text
+        deadline = time.monotonic() + 30
+        while (await six.api.get("/api/qmoi/accounts/airtel-ug/metrics")).json()[
+            "dailyEarnings"
+        ] != 45000:
+            assert time.monotonic() < deadline, "the Ugandan payment was not booked"
+            await asyncio.sleep(0.05)
+        context = await browser.new_context(viewport={"width": 360, "height": 780}, bypass_csp=True)
+        try:
+            page = await context.new_page()
+            await sign_in(page, six)
+            groups = await page.eval_on_selector_all(
+                "section.currency",
+                "(all) => all.map((g) => [g.dataset.currency, "
+                "[...g.querySelectorAll('[data-account]')].map((c) => c.dataset.account)])",
+            )
+            assert groups == [
+                ["KES", ["airtel-ke", "mpesa-ke", "mpesa-till"]],
+                ["RWF", ["airtel-rw"]],
+                ["TZS", ["airtel-tz"]],
+                ["UGX", ["airtel-ug"]],
+            ]
+            assert await value(page, "earned-airtel-ug") == 45000
+            assert await value(page, "currency-earned-UGX") == 45000
+            assert await value(page, "currency-earned-KES") == 0  # never a sum across currencies
+            assert "Airtel Money · airtel-ug" in await page.inner_text("#card-airtel-ug h2")
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+            await shot(page, "5-six-accounts-360px")
+            await page.select_option("#account-view", "airtel-ug")
+            shown = await page.eval_on_selector_all(
+                "[data-account]", "(all) => all.filter((c) => !c.hidden).map((c) => c.id)"
+            )
+            assert shown == ["card-airtel-ug"]
+            assert await page.input_value("#filter-provider") == "airtel-ug"
+            assert await page.input_value("#transfer-provider") == "airtel-ug"
+            await page.wait_for_function(
+                "document.getElementById('transaction-rows').textContent.includes('45,000')",
+                timeout=5000,
+            )
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+            await shot(page, "6-one-account-picked")
+        finally:
+            await context.close()  # an open page would hold the server's shutdown

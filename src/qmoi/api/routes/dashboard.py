@@ -69,6 +69,7 @@ def home(request: Request, svc: ServicesDep) -> Response:
         role=role,
         sandbox=svc.policy.sandbox,
         providers=dashboard.providers(svc),
+        groups=dashboard.by_currency(svc),
     )
 
 
