@@ -347,6 +347,8 @@ def policy_from(settings: Settings, clock: Clock | None = None) -> Policy:
         stream_targets=dict(targets.stream_targets),
         strict_network=settings.strict_network,
         speed=float(getattr(clock, "speed", 1.0)),
+        reporting_currency=settings.reporting.currency,
+        rates={r.currency: r for r in settings.reporting.rates},
     )
 
 

@@ -91,6 +91,10 @@ async def test_each_account_books_and_pays_in_its_own_currency(three: Running) -
     assert by_currency["KES"]["accounts"] == ["airtel-ke", "mpesa-ke"]
     assert by_currency["UGX"]["earned"] == 120000
     assert metrics["combined"]["combined"] == 4600, "KES and UGX are never added"
+    # ...except at the owner's own dated rate, shown as such (examples/accounts.json)
+    reporting = metrics["combined"]["reporting"]
+    assert reporting["rates"] == [{"currency": "UGX", "rate": "0.0349", "asOf": "2026-12-01"}]
+    assert reporting["earned"] == 4600 + 4188  # UGX 120,000 × 0.0349
 
     chunks = {"airtel-ke": [2000], "airtel-ug": [50000, 50000], "mpesa-ke": [2000]}
     fees = {"airtel-ke": 0, "airtel-ug": 0, "mpesa-ke": 22.4}  # Daraja's B2C fee
@@ -174,6 +178,7 @@ def test_qmoi_start_with_the_example_file_books_and_pays_on_all_three(tmp_path: 
         status = cli(tmp_path, *config, "revenue", "status", "--account", "airtel-ug")
         assert status.returncode == 0, status.stderr
         assert "airtel-ug: UGX" in status.stdout
+        assert "at your rates (UGX 0.0349 of 2026-12-01)" in status.stdout
         moved = cli(
             tmp_path, *config, "transfer", "--account", "mpesa-ke", "--amount", "10",
             "--api-url", base,

@@ -169,7 +169,19 @@ def _status_view(services: Services, names: list[str]) -> Group:
         f"({combined['progress']}%) — {combined['day']}"
         + (" — SANDBOX (simulated money)" if combined["sandbox"] else "")
     )
-    return Group(*(_provider_table(name, answer["accounts"][name]) for name in names), line)
+    lines = [line]
+    reporting = combined.get("reporting")
+    if reporting is not None:
+        rates = ", ".join(f"{r['currency']} {r['rate']} of {r['asOf']}" for r in reporting["rates"])
+        lines.append(
+            Text(
+                f"no {reporting['currency']} total: no rate for {', '.join(reporting['missing'])}"
+                if reporting["earned"] is None
+                else f"≈ {reporting['currency']} {reporting['earned']:,} of "
+                f"{reporting['target']:,} in all currencies, at your rates ({rates})"
+            )
+        )
+    return Group(*(_provider_table(name, answer["accounts"][name]) for name in names), *lines)
 
 
 def _provider_table(name: str, figures: dict[str, Any]) -> Table:

@@ -20,6 +20,7 @@ from qmoi.config.models import (
 from qmoi.config.notify import read_notify
 from qmoi.config.providers import read_airtel, read_mpesa
 from qmoi.config.reader import Reader, Report
+from qmoi.config.reporting import read_reporting
 from qmoi.config.sources import RawValues, read_raw
 from qmoi.config.targets import read_targets, read_transfers
 from qmoi.errors import ConfigError
@@ -76,6 +77,16 @@ def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
     else:
         rules.account_figures(reader, listed, targets)
     notify = read_notify(reader, _owner_number(listed, airtel, mpesa))
+    currencies = (
+        {a.currency for a in listed}
+        if listed is not None
+        else {
+            s.currency if isinstance(s, AirtelSettings) else "KES"
+            for s in (airtel, mpesa)
+            if s.enabled
+        }
+    )
+    reporting = read_reporting(reader, currencies)
     signing_key = reader.text("QMOI_SIGNING_KEY_FILE")
     settings = Settings(
         airtel=airtel,
@@ -95,6 +106,7 @@ def build_settings(raw: RawValues) -> tuple[Settings | None, Report]:
         sandbox_stop_at_target=reader.boolean("QMOI_SANDBOX_STOP_AT_TARGET"),
         strict_network=reader.strict_network,
         listed_accounts=listed,
+        reporting=reporting,
     )
     return (settings if report.usable else None), report
 

@@ -276,6 +276,22 @@ QMOI = (
         "stream=amount pairs",
         "split by the streams' ranges",
     ),
+    Setting(
+        "QMOI_REPORTING_CURRENCY",
+        None,
+        "a currency the metrics also show every account's figures in, converted at the "
+        "owner's own rates (QMOI_RATES); never fetched, never invented",
+        "ISO 4217 code",
+        "no converted figures: each currency on its own",
+    ),
+    Setting(
+        "QMOI_RATES",
+        "",
+        "the owner's rates into the reporting currency, each with the day it is from, "
+        "e.g. UGX=0.0349@2026-12-01 (1 UGX = 0.0349 KES)",
+        "CUR=rate@YYYY-MM-DD pairs",
+        "none: figures in a currency without a rate are not converted",
+    ),
     Setting("QMOI_AUTO_TRANSFER", "true", "transfer chunks to the owner automatically", "boolean"),
     Setting(
         "QMOI_AUTO_TRANSFER_AIRTEL",

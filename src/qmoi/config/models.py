@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from qmoi.domain.money import Money
+from qmoi.domain.rates import Rate
 from qmoi.domain.streams import StreamKey
 
 
@@ -106,6 +107,16 @@ class TransferSettings(BaseModel):
     chunk_airtel: Money
     chunk_mpesa: Money
     fallback: bool
+
+
+class ReportingSettings(BaseModel):
+    """A currency the totals are also shown in, at the owner's dated rates (never one
+    fetched or invented); no currency: each currency on its own."""
+
+    model_config = _FROZEN
+
+    currency: str | None = None
+    rates: tuple[Rate, ...] = ()
 
 
 class NotifySettings(BaseModel):
@@ -206,6 +217,7 @@ class Settings(BaseModel):
     strict_network: bool = False
     #: the config file's ``accounts`` (enabled ones only); None: the legacy two
     listed_accounts: tuple[AccountSettings, ...] | None = None
+    reporting: ReportingSettings = ReportingSettings()
 
     @property
     def timezone(self) -> ZoneInfo:

@@ -9,12 +9,14 @@ figure stays available as ``dayEarnings``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from qmoi.domain.money import Money
+from qmoi.domain.rates import convert
 from qmoi.domain.streams import STREAMS, StreamKey
 from qmoi.domain.targets import growth, next_day_target, progress_percent, split_target
 from qmoi.domain.transfer import Transfer
@@ -158,6 +160,7 @@ def metrics(services: Services, now: datetime | None = None) -> dict[str, Any]:
         "target": amount(policy.combined_target),
         "progress": percent(progress_percent(combined, policy.combined_target)),
         "byCurrency": by_currency(by_account),
+        "reporting": reporting(policy, by_account),
         "lastUpdate": now.isoformat(),
         "day": policy.day(now).isoformat(),
         "sandbox": policy.sandbox,
@@ -228,4 +231,47 @@ def by_currency(by_account: dict[str, ProviderFigures]) -> dict[str, dict[str, A
             "payments": sum(f.payments for f in group),
             "accounts": [f.provider for f in group],
         }
+    return answer
+
+
+def reporting(policy: Policy, by_account: dict[str, ProviderFigures]) -> dict[str, Any] | None:
+    """Every account's totals in the reporting currency, at the owner's dated rates —
+    or, when a currency collected in has no rate, no totals and the currencies missing
+    one (a rate is never invented). None without a reporting currency."""
+    into = policy.reporting_currency
+    if into is None:
+        return None
+    currencies = sorted({f.earned.currency for f in by_account.values()})
+    missing = [c for c in currencies if c != into and c not in policy.rates]
+    used = [policy.rates[c] for c in currencies if c in policy.rates]
+    answer: dict[str, Any] = {
+        "currency": into,
+        "rates": [
+            {"currency": r.currency, "rate": str(r.rate), "asOf": r.as_of.isoformat()} for r in used
+        ],
+        "missing": missing,
+        "earned": None,
+        "target": None,
+        "transferredToday": None,
+    }
+    if missing:
+        return answer
+
+    def total(pick: Callable[[ProviderFigures], Money]) -> int | float:
+        """Summed per currency (exactly), each sum converted once, then added."""
+        sums: dict[str, int] = {}
+        for f in by_account.values():
+            money = pick(f)
+            sums[money.currency] = sums.get(money.currency, 0) + money.minor
+        converted = [
+            convert(Money(minor, c), policy.rates[c], into) if c != into else Money(minor, c)
+            for c, minor in sums.items()
+        ]
+        return amount(Money(sum(m.minor for m in converted), into))
+
+    answer |= {
+        "earned": total(lambda f: f.earned),
+        "target": total(lambda f: f.target),
+        "transferredToday": total(lambda f: f.transferred_today),
+    }
     return answer

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from qmoi.domain.clock import business_day
 from qmoi.domain.money import Money
+from qmoi.domain.rates import Rate
 from qmoi.domain.streams import StreamKey
 
 
@@ -78,6 +79,9 @@ class Policy:
 
     #: simulated seconds per real second (the sandbox clock; 1 in live mode)
     speed: float = 1.0
+    #: the currency totals are also shown in, and the owner's dated rates into it
+    reporting_currency: str | None = None
+    rates: dict[str, Rate] = field(default_factory=dict)
 
     def window(self, simulated_s: float, real_floor_s: float) -> float:
         """A waiting window in the clock's seconds, never shorter than ``real_floor_s`` of

@@ -63,3 +63,36 @@ async def test_ugx_figures_have_a_ugx_minimum_and_a_grown_target(clock: ManualCl
     assert answer["airtel"]["dailyEarnings"] == 1_000
     assert answer["combined"]["combined"] == 0  # UGX is never added to the KES total
     check_targets(services)  # compares UGX with UGX and KES with KES: no mismatch raised
+
+
+async def test_the_reporting_currency_converts_at_the_owners_dated_rate(
+    clock: ManualClock,
+) -> None:
+    services = make_services(
+        clock,
+        QMOI_REPORTING_CURRENCY="KES",
+        QMOI_RATES="UGX=0.0349@2026-12-01",
+        QMOI_DAILY_TARGET_AIRTEL="300000",
+        **UGANDA,
+    )
+    await pay_ugx(services, 40_001)
+    reporting = metrics(services)["combined"]["reporting"]
+    assert reporting["currency"] == "KES"
+    assert reporting["rates"] == [{"currency": "UGX", "rate": "0.0349", "asOf": "2026-12-01"}]
+    assert reporting["missing"] == []
+    # UGX 40,001 × 0.0349 = KES 1,396.0349 → 1,396.03 (rounded once, half to even); the
+    # M-Pesa account's KES figures are added as they are
+    assert reporting["earned"] == 1396.03
+    assert reporting["target"] == 10470 + 10000  # UGX 300,000 at the rate, and KES 10,000
+
+
+async def test_without_a_rate_nothing_is_converted_and_the_missing_currency_is_named(
+    clock: ManualClock,
+) -> None:
+    services = make_services(clock, QMOI_REPORTING_CURRENCY="KES", **UGANDA)
+    await pay_ugx(services, 5_000)
+    reporting = metrics(services)["combined"]["reporting"]
+    assert reporting["missing"] == ["UGX"]
+    assert reporting["earned"] is None
+    assert reporting["target"] is None
+    assert metrics(make_services(clock))["combined"]["reporting"] is None

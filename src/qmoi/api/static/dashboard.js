@@ -125,6 +125,16 @@ async function load() {
       renderProvider(name, board.metrics.accounts[name], board.hourly[name]);
     }
   }
+  // the owner's own conversion, shown as such (QMOI never fetches a rate)
+  const r = c.reporting;
+  const reportingLine = document.getElementById("reporting");
+  if (r) {
+    const rates = r.rates.map((x) => `${x.currency} ${x.rate} of ${x.asOf}`).join(", ");
+    reportingLine.textContent = r.earned === null
+      ? `No ${r.currency} total: no rate given for ${r.missing.join(", ")}`
+      : `≈ ${r.currency} ${kes(r.earned)} of ${kes(r.target)} in all currencies, at your rates (${rates})`;
+    reportingLine.hidden = false;
+  }
   // each currency's own total: amounts in different currencies are never added
   for (const [currency, t] of Object.entries(c.byCurrency || {})) {
     put(`currency-earned-${currency}`, t.earned, `${currency} ${kes(t.earned)}`);
