@@ -208,3 +208,31 @@ def test_a_configuration_problem_stops_before_any_provider_is_called(tmp_path: P
     assert result.returncode == 1
     assert lines(result)[-1] == "configuration is not usable: 1 problem"
     assert not any(line.startswith(("airtel:", "mpesa:")) for line in lines(result))
+
+
+def test_each_account_is_checked_on_its_own_and_named_in_every_line(
+    tmp_path: Path, airtel_url: str
+) -> None:
+    """Three accounts: a Ugandan one against its own built-in emulator (balance in UGX),
+    a Kenyan one against a running emulator given as its baseUrl, and an M-Pesa one."""
+    config = tmp_path / "qmoi.json"
+    config.write_text(
+        '{"accounts": ['
+        '{"id": "airtel-ke", "provider": "airtel", "default": true, "baseUrl": "'
+        + airtel_url
+        + '"},'
+        '{"id": "airtel-ug", "provider": "airtel", "country": "UG", "dailyTarget": 300000,'
+        ' "autoTransfer": 50000},'
+        '{"id": "mpesa-ke", "provider": "mpesa"}]}'
+    )
+    result = qmoi(tmp_path, "--config", str(config), "validate", "--online")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = lines(result)
+    assert out[-1] == "online checks passed: airtel-ke, airtel-ug, mpesa-ke"
+    checks = [
+        line for line in out if line.split(":", 1)[0] in ("airtel-ke", "airtel-ug", "mpesa-ke")
+    ]
+    assert "airtel-ug: balance UGX 100,000,000" in checks
+    assert any(line.startswith("airtel-ke: token obtained from " + airtel_url) for line in checks)
+    assert any(line.startswith("mpesa-ke: balance query answered") for line in checks)
+    assert not [line for line in out if line.startswith(("airtel:", "mpesa:"))]

@@ -47,13 +47,15 @@ def plan_sandbox(
     *,
     airtel_url: str | None,
     mpesa_url: str | None,
+    only: str | None = None,
 ) -> CheckPlan:
     """Start what the sandbox check of the enabled providers needs (nothing for a
-    disabled one); everything started stops when ``stack`` closes."""
+    disabled one; ``only``: that provider alone, for one account); everything started
+    stops when ``stack`` closes."""
     plan = CheckPlan(settings)
-    if settings.airtel.enabled:
+    if settings.airtel.enabled and only in (None, "airtel"):
         _plan_airtel(plan, stack, airtel_url)
-    if settings.mpesa.enabled:
+    if settings.mpesa.enabled and only in (None, "mpesa"):
         _plan_mpesa(plan, stack, mpesa_url)
     return plan
 

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import ExitStack
-from typing import Annotated
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import FAILED, OK, USAGE, fail, out
 from qmoi.config import Settings, build_settings
+
+if TYPE_CHECKING:
+    from qmoi.services.providers_check import Fact
 
 
 def validate(
@@ -83,13 +87,32 @@ def validate(
 
 
 def _online(settings: Settings, airtel_url: str | None, mpesa_url: str | None) -> int:
+    """Ask each account's provider (each enabled provider, without an accounts list)
+    whether its credentials, host and balance work; one line per finding."""
+    if settings.listed_accounts is None:
+        return _report(_check(settings, None, airtel_url, mpesa_url))
+    facts: list[tuple[str, Fact]] = []
+    for account in settings.accounts:
+        own = settings.for_account(account)
+        urls = {"airtel": airtel_url, "mpesa": mpesa_url}
+        for kind, fact in _check(own, account.provider, urls["airtel"], urls["mpesa"]):
+            # each line names the account, not only its provider
+            text = fact.text.replace(f"{kind}:", f"{account.id}:", 1)
+            facts.append((account.id, replace(fact, text=text)))
+    return _report(facts)
+
+
+def _check(
+    settings: Settings, only: str | None, airtel_url: str | None, mpesa_url: str | None
+) -> list[tuple[str, Fact]]:
+    """The facts of one check (of ``only`` that provider, or every enabled one), in the
+    providers' order."""
     # Imported only now, after logging is set up: the M-Pesa connector binds its module
     # logger when imported, and bound before logs.configure() it would print to stdout.
     from qmoi.cli.emulators import CheckPlan, plan_sandbox
-    from qmoi.services.providers_check import ProviderTarget, Verdict, check_online
+    from qmoi.services.providers_check import ProviderTarget, check_online
 
-    enabled = settings.enabled_providers  # a disabled provider is not asked anything
-
+    enabled = [p for p in settings.enabled_providers if only in (None, p)]
     with ExitStack() as stack:
         if settings.sandbox:
             plan = plan_sandbox(
@@ -97,18 +120,24 @@ def _online(settings: Settings, airtel_url: str | None, mpesa_url: str | None) -
                 stack,
                 airtel_url=airtel_url or settings.airtel.base_url,
                 mpesa_url=mpesa_url or settings.mpesa.base_url,
+                only=only,
             )
         else:  # live: Daraja posts the balance result to QMOI's public URL, not here
             plan = CheckPlan(settings, [ProviderTarget(name) for name in enabled])
         checked = asyncio.run(check_online(plan.settings, plan.targets))
     facts = [*plan.facts, *checked.facts]
-    for provider in enabled:
-        for fact in facts:
-            if fact.provider == provider:
-                out.print(fact.text, markup=False)
-    failures = sum(f.verdict is Verdict.FAILED for f in facts)
+    return [(p, f) for p in enabled for f in facts if f.provider == p]
+
+
+def _report(facts: list[tuple[str, Fact]]) -> int:
+    from qmoi.services.providers_check import Verdict
+
+    for _, fact in facts:
+        out.print(fact.text, markup=False)
+    failures = sum(f.verdict is Verdict.FAILED for _, f in facts)
     if failures:
         out.print(f"online checks failed: {failures} problem{'s' * (failures != 1)}", markup=False)
         return FAILED
-    out.print(f"online checks passed: {', '.join(t.name for t in plan.targets)}", markup=False)
+    checked = ", ".join(dict.fromkeys(name for name, _ in facts))
+    out.print(f"online checks passed: {checked}", markup=False)
     return OK
