@@ -68,8 +68,10 @@ class Config:
     sent and booked before the clock starts · BENCH_CONCURRENCY "16,64" · BENCH_ENTRIES
     1000000 [50000] ledger entries for the metrics run, spread over BENCH_ENTRY_DAYS 365
     days · BENCH_METRICS_REQUESTS 2000 [300] per metrics phase · BENCH_PARTS
-    "sqlite,pg1,pg2,metrics" · BENCH_POSTGRES_URL (else QMOI_BENCH_POSTGRES_URL, else
+    "sqlite,pg1,pg2,accounts,metrics" · BENCH_POSTGRES_URL (else QMOI_BENCH_POSTGRES_URL, else
     QMOI_TEST_POSTGRES_URL, else the local server) — a role that may create databases ·
+    BENCH_ACCOUNTS 100 [100] Airtel accounts for the ``accounts`` part (PostgreSQL, 2
+    API processes, 64 clients, each callback to its account's own URL) ·
     BENCH_PROFILE=1 samples the measured API processes with py-spy (slows them a little;
     ``gil`` samples only threads holding the GIL) · BENCH_BASELINE ``bare`` (an ASGI
     callable) or ``fastapi`` (the route in FastAPI) · BENCH_QUIET_WAIT 60 [5] seconds to
@@ -93,6 +95,7 @@ class Config:
     baseline: str
     quiet_wait_s: float
     quiet_wait_total_s: float
+    accounts: int = 100
 
     @classmethod
     def from_env(cls) -> Config:
@@ -112,7 +115,9 @@ class Config:
             entry_days=_int("BENCH_ENTRY_DAYS", 365),
             metrics_requests=_int("BENCH_METRICS_REQUESTS", 300 if quick else 2000),
             parts=tuple(
-                p for p in os.environ.get("BENCH_PARTS", "sqlite,pg1,pg2,metrics").split(",") if p
+                p
+                for p in os.environ.get("BENCH_PARTS", "sqlite,pg1,pg2,accounts,metrics").split(",")
+                if p
             ),
             postgres_url=os.environ.get("BENCH_POSTGRES_URL")
             or os.environ.get("QMOI_BENCH_POSTGRES_URL")
@@ -124,6 +129,7 @@ class Config:
             quiet_wait_total_s=float(
                 os.environ.get("BENCH_QUIET_WAIT_TOTAL", 20 if quick else 240)
             ),
+            accounts=_int("BENCH_ACCOUNTS", 100),
         )
 
 
@@ -291,32 +297,34 @@ class Bench:
             procs.wait_http(proc, "/sandbox/health")
             self.emulators[name] = f"http://127.0.0.1:{port}"
 
-    def template(self, backend: str) -> str:
-        """A migrated database seeded with warm-up + measured pending collections,
-        created once per backend; every run gets a fresh copy of it."""
-        if backend in self.templates:
-            return self.templates[backend]
+    def template(self, backend: str, accounts: int = 0) -> str:
+        """A migrated database seeded with warm-up + measured pending collections (over
+        ``accounts`` accounts, if any), created once per backend and account count;
+        every run gets a fresh copy of it."""
+        key = f"{backend}/{accounts}"
+        if key in self.templates:
+            return self.templates[key]
         count = self.config.warmup + (self.config.payments or self.config.max_payments)
         started = time.perf_counter()
         if backend == "sqlite":
-            path = self.tmp / "template.db"
+            path = self.tmp / f"template-{accounts}.db"
             url = f"sqlite:///{path}"
             data.migrate(url)
-            data.seed_pending(url, count, self.key_file)
-            self.templates[backend] = str(path)
+            data.seed_pending(url, count, self.key_file, accounts)
+            self.templates[key] = str(path)
         else:
-            name = self.postgres.create("template")
+            name = self.postgres.create(f"template{accounts}")
             data.migrate(self.postgres.url(name))
-            data.seed_pending(self.postgres.url(name), count, self.key_file)
-            self.templates[backend] = name
+            data.seed_pending(self.postgres.url(name), count, self.key_file, accounts)
+            self.templates[key] = name
         print(
             f"  {backend}: migrated and seeded {count:,} pending collections "
             f"in {time.perf_counter() - started:.1f} s"
         )
-        return self.templates[backend]
+        return self.templates[key]
 
-    def fresh(self, backend: str, label: str) -> Database:
-        template = self.template(backend)
+    def fresh(self, backend: str, label: str, accounts: int = 0) -> Database:
+        template = self.template(backend, accounts)
         self.runs += 1
         if backend == "sqlite":
             path = self.tmp / f"{label}-{self.runs}.db"
@@ -365,14 +373,18 @@ class Bench:
         result: dict[str, Any] = json.loads((run_dir / f"{name}.json").read_text())
         return result
 
-    def callbacks_spec(self, ports: list[int], concurrency: int, first: int, count: int) -> dict:
+    def callbacks_spec(
+        self, ports: list[int], concurrency: int, first: int, count: int, accounts: int = 0
+    ) -> dict:
         return {
             "ports": ports,
             "concurrency": concurrency,
             "method": "POST",
             "path": payloads.CALLBACK_PATH,
-            "callbacks": {"first": first, "count": count, "secret": self.secret},
-        }
+            "callbacks": {
+                "first": first, "count": count, "secret": self.secret, "accounts": accounts,
+            },
+        }  # fmt: skip
 
     def wait_quiet(self, servers: list[Proc], database: str | None) -> dict[str, float]:
         """Before a measured phase, wait until other programs leave the machine nearly
@@ -395,12 +407,22 @@ class Bench:
 
     # -- 1. the callback path --------------------------------------------------------------
 
-    def callback_run(self, backend: str, processes: int, concurrency: int) -> dict[str, Any]:
+    def callback_run(
+        self, backend: str, processes: int, concurrency: int, accounts: int = 0
+    ) -> dict[str, Any]:
+        """The callback path; with ``accounts``, that many Airtel accounts, each payment's
+        callback posted to its own account's URL."""
         cfg = self.config
         label = f"{'pg' if backend == 'postgresql' else 'sqlite'}{processes}-c{concurrency}"
+        label += f"-a{accounts}" if accounts else ""
         run_dir = self.tmp / label
         run_dir.mkdir()
-        db = self.fresh(backend, f"cb-{label}")
+        db = self.fresh(backend, f"cb-{label}", accounts)
+        many: dict[str, str] = {}
+        if accounts:
+            config_file = run_dir / "accounts.json"
+            config_file.write_text(json.dumps(payloads.accounts_config(accounts)))
+            many["QMOI_CONFIG_FILE"] = str(config_file)
         env = self.qmoi_env(
             db,
             run_dir,
@@ -408,6 +430,7 @@ class Bench:
             AIRTEL_CALLBACK_SECRET=self.secret,
             AIRTEL_BASE_URL=self.emulators["airtel"],
             MPESA_BASE_URL=self.emulators["mpesa"],
+            **many,
         )
         apis: list[Proc] = []
         counter: Counter | None = None
@@ -422,7 +445,7 @@ class Bench:
             counter = Counter(db)
             warm_started = time.monotonic()
             warm = self.load(
-                run_dir, "warmup", self.callbacks_spec(ports, concurrency, 0, cfg.warmup)
+                run_dir, "warmup", self.callbacks_spec(ports, concurrency, 0, cfg.warmup, accounts)
             )
             warm_rate = cfg.warmup / (self._wait_booked(counter, cfg.warmup, apis) - warm_started)
             payments = cfg.payments or self.auto_payments(warm_rate)
@@ -436,7 +459,9 @@ class Bench:
             quiet = self.wait_quiet(apis, database)
             meter = Meter(apis, database)
             child = self.loadgen(
-                run_dir, "measured", self.callbacks_spec(ports, concurrency, cfg.warmup, payments)
+                run_dir,
+                "measured",
+                self.callbacks_spec(ports, concurrency, cfg.warmup, payments, accounts),
             )
             booked_at = self._wait_booked(counter, target, apis, child)
             meter.stop()
@@ -463,6 +488,7 @@ class Bench:
             "backend": backend,
             "processes": processes,
             "concurrency": concurrency,
+            "accounts": accounts or 1,
             "payments": payments,
             "rate_per_s": round(payments / wall, 1),
             "http_rate_per_s": round(http["http_rate_per_s"], 1),
@@ -547,6 +573,32 @@ class Bench:
         }
 
     # -- 2. the baseline -------------------------------------------------------------------
+
+    def accounts_run(self, one: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+        """The callback path with many accounts at once (PostgreSQL, 2 API processes, 64
+        clients), beside the same run with one account when this bench made it."""
+        n = self.config.accounts
+        print(f"callback path: postgresql, 2 process(es), 64 clients, {n} accounts")
+        row = self.callback_run("postgresql", 2, 64, accounts=n)
+        single = one.get("postgresql", {}).get("2", {}).get("64")
+        if single is not None:
+            row["one_account_rate_per_s"] = single["rate_per_s"]
+            row["vs_one_account"] = round(row["rate_per_s"] / single["rate_per_s"], 3)
+        check = row["verified"]
+        print(
+            f"  booked {row['rate_per_s']:>7,.0f}/s (HTTP {row['http_rate_per_s']:,.0f}/s) "
+            f"p50 {row['p50_ms']:.1f} ms p99 {row['p99_ms']:.1f} ms over {n} accounts"
+            + (
+                f" · one account: {single['rate_per_s']:,.0f}/s ({row['vs_one_account']:.0%})"
+                if single is not None
+                else ""
+            )
+            + f" · other programs {row['cpu']['other_pct']:.0f}% · exactly once: "
+            f"{'yes' if check['ok'] else 'NO'}"
+        )
+        if not check["ok"]:
+            print(f"    verification: {check}")
+        return row
 
     def baseline_run(
         self, backend: str, processes: int, concurrency: int, payments: int
@@ -736,6 +788,8 @@ def run(config: Config) -> dict[str, Any]:
                     by_count = callback_path.setdefault(backend, {}).setdefault(str(processes), {})
                     by_count[str(concurrency)] = row
             results["callback_path"] = callback_path
+            if "accounts" in config.parts and postgres_ok:
+                results["accounts"] = bench.accounts_run(callback_path)
             if "metrics" in config.parts and postgres_ok:
                 print(f"metrics: {config.entries:,} ledger entries on PostgreSQL")
                 metrics = bench.metrics_run()

@@ -96,9 +96,10 @@ def migrate(url: str) -> None:
         engine.dispose()
 
 
-def seed_pending(url: str, count: int, key_file: Path) -> None:
+def seed_pending(url: str, count: int, key_file: Path, accounts: int = 0) -> None:
     """``count`` pending Airtel collections with :func:`payloads.reference` ids, stored
-    the way QMOI stores a push that Airtel accepted, through its units of work."""
+    the way QMOI stores a push that Airtel accepted, through its units of work; spread
+    over ``accounts`` accounts (:func:`payloads.account_of`) when there are any."""
     engine = create_db_engine(url)
     uows = UnitOfWorkFactory(engine, SystemClock(), TZ, Signer.load_or_create(key_file))
     streams = list(StreamKey)
@@ -112,7 +113,7 @@ def seed_pending(url: str, count: int, key_file: Path) -> None:
                         Collection(
                             id=None,
                             reference=payloads.reference(i),
-                            provider="airtel",
+                            provider=payloads.account_of(i, accounts),
                             msisdn=MSISDN,
                             amount=Money(payloads.AMOUNT_MINOR, "KES"),
                             stream=streams[i % len(streams)],

@@ -31,8 +31,8 @@ def build_requests(spec: dict[str, Any]) -> list[bytes]:
     headers = "".join(f"{k}: {v}\r\n" for k, v in spec.get("headers", {}).items())
     host = f"{spec['host']}:{spec['ports'][0]}"
 
-    def request(body: bytes) -> bytes:
-        head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}"
+    def request(body: bytes, to: str = path) -> bytes:
+        head = f"{method} {to} HTTP/1.1\r\nHost: {host}\r\n{headers}"
         if body or method != "GET":
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         return (head + "\r\n").encode() + body
@@ -40,7 +40,11 @@ def build_requests(spec: dict[str, Any]) -> list[bytes]:
     if "callbacks" in spec:
         cb = spec["callbacks"]
         first, count, secret = cb["first"], cb["count"], cb["secret"]
-        return [request(payloads.airtel_success(i, secret)) for i in range(first, first + count)]
+        accounts = int(cb.get("accounts", 0))  # each callback to its account's own URL
+        return [
+            request(payloads.airtel_success(i, secret), payloads.callback_path(i, accounts))
+            for i in range(first, first + count)
+        ]
     one = request(b"")
     return [one] * int(spec["repeat"])
 

@@ -17,6 +17,28 @@ CALLBACK_PATH = "/api/airtel/callback"
 AMOUNT_MINOR = 10_000
 
 
+def account_of(index: int, accounts: int) -> str:
+    """The account collection ``index`` belongs to: one of ``accounts`` Airtel accounts
+    (``bench-000``…), or the legacy ``airtel`` when there are none."""
+    return f"bench-{index % accounts:03d}" if accounts else "airtel"
+
+
+def callback_path(index: int, accounts: int) -> str:
+    """Where its callback goes: the account's own URL, or the original one."""
+    return f"{CALLBACK_PATH}/{account_of(index, accounts)}" if accounts else CALLBACK_PATH
+
+
+def accounts_config(accounts: int) -> dict[str, object]:
+    """A QMOI config file with ``accounts`` Airtel accounts in Kenya, the first default;
+    each inherits the Airtel variables (base URL, callback secret) the bench sets."""
+    return {
+        "accounts": [
+            {"id": account_of(i, accounts), "provider": "airtel", "default": i == 0}
+            for i in range(accounts)
+        ]
+    }
+
+
 def reference(index: int) -> str:
     """Our id of seeded collection ``index`` (what Airtel echoes as ``transaction.id``)."""
     return f"QC-bench{index:016d}"

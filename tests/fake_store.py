@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -402,14 +402,12 @@ class FakeCollections(_Repo):
         )
         return True
 
-    def matching(self, provider: str, keys: Sequence[str]) -> dict[str, Collection]:
-        found: dict[str, Collection] = {}
+    def matching(self, wanted: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], Collection]:
+        found: dict[tuple[str, str], Collection] = {}
         for c in self._all():
-            if c.provider != provider:
-                continue
             for key in (c.reference, c.provider_request_id):
-                if key is not None and key in keys:
-                    found.setdefault(key, c)
+                if key is not None and key in wanted.get(c.provider, ()):
+                    found.setdefault((c.provider, key), c)
         return found
 
     def save_many(self, items: Sequence[tuple[Collection, CollectionState]]) -> set[int]:

@@ -10,7 +10,7 @@ database transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -299,24 +299,27 @@ class CollectionRepository:
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
-    def matching(self, provider: str, keys: Sequence[str]) -> dict[str, Collection]:
-        """``provider``'s collections ``keys`` name — each our reference or its request
-        id, as callbacks name them — in one query; keys that name none are left out."""
-        if not keys:
+    def matching(self, wanted: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], Collection]:
+        """The collections ``wanted`` names — per account, keys that are each our
+        reference or its request id, as callbacks name them — in one query whatever the
+        number of accounts; keys that name none are left out."""
+        pairs = {(account, key) for account, keys in wanted.items() for key in keys}
+        if not pairs:
             return {}
+        keys = list({key for _, key in pairs})
         c = t.collections.c
         rows = self._session.execute(
             select(t.collections).where(
-                c.provider == provider,
+                c.provider.in_(list(wanted)),
                 or_(c.reference.in_(keys), c.provider_request_id.in_(keys)),
             )
         )
-        found: dict[str, Collection] = {}
+        found: dict[tuple[str, str], Collection] = {}
         for row in rows:
             collection = _collection(row)
             for key in (collection.reference, collection.provider_request_id):
-                if key is not None and key in keys:
-                    found.setdefault(key, collection)
+                if key is not None and (collection.provider, key) in pairs:
+                    found.setdefault((collection.provider, key), collection)
         return found
 
     def save_many(self, items: Sequence[tuple[Collection, CollectionState]]) -> set[int]:

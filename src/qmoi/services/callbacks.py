@@ -275,11 +275,10 @@ def _bulk(uow: UnitOfWork, services: Services, decoded: Decoded) -> dict[int, In
         for item, event in decoded
         if event.kind is K.COLLECTION and is_proof(event) and claims_success(event)
     ]
-    found: dict[tuple[str, str], Collection] = {}
-    for provider in {item.provider for item, _ in candidates}:
-        keys = [e.reference for i, e in candidates if i.provider == provider]
-        for key, match in uow.collections.matching(provider, keys).items():
-            found[(provider, key)] = match
+    wanted: dict[str, list[str]] = {}
+    for item, event in candidates:  # one query, whatever the number of accounts
+        wanted.setdefault(item.provider, []).append(event.reference)
+    found = uow.collections.matching(wanted)
     chosen: dict[int, tuple[InboxItem, Collection, ProviderStatus]] = {}
     taken: set[object] = set()
     for item, event in candidates:
