@@ -19,7 +19,7 @@ from pathlib import Path
 import uvicorn
 
 from qmoi_sandbox.airtel.app import create_app
-from qmoi_sandbox.airtel.state import AirtelSandboxConfig
+from qmoi_sandbox.airtel.state import CURRENCIES, AirtelSandboxConfig
 
 ENV_PREFIX = "QMOI_SANDBOX_AIRTEL_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -83,7 +83,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     option("--client-secret", defaults.client_secret)
     option("--pin", defaults.pin, help="disbursement PIN")
     option("--country", defaults.country, help="X-Country of the merchant app")
-    option("--currency", defaults.currency, help="X-Currency of the merchant app")
+    option("--currency", None, help="X-Currency of the merchant app (default: the country's)")
     option(
         "--countries",
         "",
@@ -122,7 +122,7 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
             client_secret=args.client_secret,
             pin=args.pin,
             country=args.country,
-            currency=args.currency,
+            currency=args.currency or CURRENCIES.get(args.country, AirtelSandboxConfig.currency),
             countries=args.countries,
             seed=args.seed,
             speed=args.speed,

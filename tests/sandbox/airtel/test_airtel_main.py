@@ -106,3 +106,10 @@ def test_the_module_serves_the_emulator(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_country_alone_brings_its_currency() -> None:
+    uganda = parse(["--port", "9000", "--country", "UG"], env={}).config
+    assert (uganda.country, uganda.currency) == ("UG", "UGX")
+    kenya = parse(["--port", "9000"], env={}).config
+    assert (kenya.country, kenya.currency) == ("KE", "KES")
