@@ -6,6 +6,7 @@ agree with the books (M-Pesa's balance answered at the query's own tagged URL)."
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -72,7 +73,7 @@ async def test_a_c2b_payment_whose_confirmation_was_lost_is_found_and_booked_onc
     answer = await run.api.post("/api/qmoi/reconcile", json={"provider": "mpesa", "day": today})
     assert answer.status_code == 200, answer.text
     (mpesa,) = answer.json()["reconciliations"]
-    assert mpesa["statement"]["accounted"] == {"booked": 1}, mpesa
+    assert mpesa["statement"]["accounted"] == {"booked": 1}, json.dumps(mpesa)
     assert mpesa["float"]["verdict"] == "agrees", mpesa["float"]
     with run.services.uows(read_only=True) as uow:
         assert uow.ledger.balance(accounts.wallet("mpesa")).minor == 175_000

@@ -751,3 +751,8 @@ async def test_the_statement_names_a_paid_push_by_receipt_number_and_amount(
     assert abs((line.completed_at - paid_at).total_seconds()) < 1
     earlier = await connector.statement(paid_at - timedelta(hours=2), paid_at - timedelta(hours=1))
     assert receipt not in {s.provider_reference for s in earlier}
+    # asked within the second it was paid in, up to that very instant: still listed (the
+    # query takes whole seconds; cut down to one, the end would fall before the payment)
+    if paid_at.microsecond:
+        at_once = await connector.statement(paid_at - timedelta(minutes=1), paid_at)
+        assert receipt in {s.provider_reference for s in at_once}

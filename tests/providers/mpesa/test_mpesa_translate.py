@@ -331,3 +331,14 @@ def test_a_full_statement_page_is_read_and_a_longer_one_refused() -> None:
     assert len(wire.read_pull_page(answer(wire.PULL_PAGE))) == wire.PULL_PAGE
     with pytest.raises(wire.WireError, match="more than"):
         wire.read_pull_page(answer(wire.PULL_PAGE + 1))
+
+
+def test_a_statement_end_is_rounded_up_to_a_whole_second() -> None:
+    from datetime import UTC, datetime
+
+    from qmoi.providers.mpesa.translate import pull_time, whole_second_after
+
+    within = datetime(2026, 12, 7, 20, 59, 59, 950_000, tzinfo=UTC)
+    assert pull_time(whole_second_after(within)) == "2026-12-08 00:00:00"  # Nairobi
+    exact = datetime(2026, 12, 7, 10, 0, 0, tzinfo=UTC)
+    assert whole_second_after(exact) == exact

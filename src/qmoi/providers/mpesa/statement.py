@@ -48,7 +48,7 @@ class Statement:
             payload = wire.pull_query_payload(
                 shortcode=session.shortcode(),
                 start=translate.pull_time(since),
-                end=translate.pull_time(until),
+                end=translate.pull_time(translate.whole_second_after(until)),
                 offset=offset,
             )
             data = await session.retrying(partial(self._pull, payload))

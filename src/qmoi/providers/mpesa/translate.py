@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -264,6 +264,15 @@ def dotted_time(value: str) -> datetime:
     """``01.01.2026 10:20:31`` (B2C ``TransactionCompletedDateTime``, Nairobi assumed)."""
     local = datetime.strptime(value.strip(), "%d.%m.%Y %H:%M:%S").replace(tzinfo=NAIROBI)
     return local.astimezone(UTC)
+
+
+def whole_second_after(instant: datetime) -> datetime:
+    """``instant`` rounded up to a whole second: Pull Transactions takes whole seconds,
+    and an end cut down to one would leave out a payment completed earlier in the same
+    second (the reconciliation test found one, completed 0.05 s before it asked)."""
+    if not instant.microsecond:
+        return instant
+    return instant.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def pull_time(instant: datetime) -> str:
