@@ -194,10 +194,12 @@ def runtime_settings(settings: Settings, *, host: str, port: int) -> Settings:
 
 
 def with_callback_tokens(settings: Settings) -> Settings:
-    """Every M-Pesa account with its own callback path token: the configured one, else
-    one kept in ``var/`` (``mpesa_callback_token`` for the first, as before accounts;
-    ``mpesa_callback_token.{id}`` for the others). Two accounts never share one: the
-    token is how a callback names its account."""
+    """Every M-Pesa account with its own callback path token, which is how a callback
+    names its account: the configured one (``MPESA_CALLBACK_TOKEN`` belongs to the
+    default M-Pesa account; others name theirs in ``credentials.callbackToken``), else
+    one kept in ``var/`` under the account's id (``mpesa_callback_token`` for ``mpesa``,
+    as before accounts; ``mpesa_callback_token.{id}`` otherwise) — the same on every
+    start whatever the order of the accounts, so the URLs registered with Daraja hold."""
     var = settings.var_dir
     if settings.listed_accounts is None:
         if not settings.mpesa.enabled:
@@ -206,16 +208,24 @@ def with_callback_tokens(settings: Settings) -> Settings:
         return settings.model_copy(
             update={"mpesa": settings.mpesa.model_copy(update={"callback_token": token})}
         )
-    used: set[str] = set()
+    shared = settings.mpesa.callback_token  # the variable every account inherits
+    owners: dict[str, str] = {}
     accounts = []
     for account in settings.listed_accounts:
         if account.provider == "mpesa":
             given = account.mpesa.callback_token
-            if given is not None and given.get_secret_value() in used:
-                given = None
-            file = f"mpesa_callback_token.{account.id}" if used else "mpesa_callback_token"
+            if given is not None and shared is not None and not account.default:
+                if given.get_secret_value() == shared.get_secret_value():
+                    given = None  # inherited: the default account's, not this one's
+            file = "mpesa_callback_token" + ("" if account.id == "mpesa" else f".{account.id}")
             token = install_secret(var, file, given)
-            used.add(token.get_secret_value())
+            other = owners.setdefault(token.get_secret_value(), account.id)
+            if other != account.id:
+                raise ConfigError(
+                    f"accounts.{account.id}.credentials.callbackToken: it is also "
+                    f"{other}'s, and the token is how a callback names its account — give "
+                    "each M-Pesa account its own (or none, to have one made)"
+                )
             section = account.mpesa.model_copy(update={"callback_token": token})
             account = account.model_copy(update={"section": section})
         accounts.append(account)
