@@ -11,12 +11,9 @@ import typer
 from qmoi.cli.context import CliContext
 from qmoi.cli.render import out
 from qmoi.config import AccountSettings
+from qmoi.domain.msisdn import masked
 
 app = typer.Typer(help="The merchant's accounts: one per wallet, till or paybill.")
-
-
-def _masked(msisdn: str) -> str:
-    return f"{msisdn[:3]}*****{msisdn[-3:]}" if len(msisdn) >= 7 else msisdn
 
 
 def _row(account: AccountSettings) -> dict[str, object]:
@@ -29,7 +26,7 @@ def _row(account: AccountSettings) -> dict[str, object]:
         "default": account.default,
         "dailyTarget": str(account.daily_target.to_decimal()),
         "autoTransfer": str(account.chunk.to_decimal()),
-        "owner": _masked(account.section.phone_number),
+        "owner": masked(account.section.phone_number),
     }
 
 

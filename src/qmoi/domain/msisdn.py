@@ -122,3 +122,11 @@ def _parse(text: str, country: str) -> phonenumbers.PhoneNumber | None:
         return phonenumbers.parse(text, country)
     except phonenumbers.NumberParseException:
         return None
+
+
+def masked(msisdn: str | None) -> str | None:
+    """A number as answers and screens show it: the first 3 and last 3 digits
+    (``254*****100``); one already masked, or too short to mask, as it is."""
+    if msisdn is None:
+        return None
+    return msisdn if "*" in msisdn or len(msisdn) < 7 else f"{msisdn[:3]}*****{msisdn[-3:]}"

@@ -14,7 +14,6 @@ from qmoi.api.exact_json import ExactJSONRoute
 from qmoi.api.routes.revenue import (
     IdempotencyKey,
     account_of,
-    mask,
     read_balance,
     read_transactions,
     run_generate,
@@ -32,6 +31,7 @@ from qmoi.api.schemas import (
     TransferIn,
     TransferOut,
 )
+from qmoi.domain.msisdn import masked
 from qmoi.services import metrics as metrics_service
 
 router = APIRouter(prefix="/api/qmoi/accounts", tags=["accounts"], route_class=ExactJSONRoute)
@@ -57,7 +57,7 @@ def accounts(_: ReadDep, svc: ServicesDep) -> Any:
                 "default": rules.default,
                 "daily_target": amount(rules.daily_target),
                 "auto_transfer": amount(rules.chunk),
-                "owner_msisdn": mask(rules.owner_msisdn),
+                "owner_msisdn": masked(rules.owner_msisdn),
             }
             for name, rules in svc.policy.providers.items()
         ]

@@ -31,7 +31,7 @@ from qmoi.domain.clock import day_bounds
 from qmoi.domain.collection import Collection
 from qmoi.domain.errors import InvalidAmount, UnknownStream
 from qmoi.domain.money import Money, exponent
-from qmoi.domain.msisdn import normalise_msisdn
+from qmoi.domain.msisdn import masked, normalise_msisdn
 from qmoi.domain.streams import StreamKey, stream
 from qmoi.domain.transfer import Transfer
 from qmoi.providers.base import PROVIDERS, ProviderError
@@ -136,12 +136,6 @@ def _decimal_places(number: Decimal) -> int:
     return max(0, -(exp + trailing_zeros)) if any(digits) else 0
 
 
-def mask(msisdn: str | None) -> str | None:
-    if msisdn is None:
-        return None
-    return msisdn if "*" in msisdn or len(msisdn) < 7 else f"{msisdn[:3]}*****{msisdn[-3:]}"
-
-
 def collection_json(c: Collection) -> dict[str, Any]:
     return {
         "id": c.reference,
@@ -150,7 +144,7 @@ def collection_json(c: Collection) -> dict[str, Any]:
         "amount": metrics_service.amount(c.amount),
         "currency": c.amount.currency,
         "status": c.state.value,
-        "msisdn": mask(c.msisdn),
+        "msisdn": masked(c.msisdn),
         "reason": c.reason,
         "created_at": c.created_at.isoformat(),
     }
@@ -166,7 +160,7 @@ def transfer_json(x: Transfer, provider: str) -> dict[str, Any]:
         "amount": metrics_service.amount(x.amount),
         "currency": x.amount.currency,
         "status": x.state.value,
-        "msisdn": mask(x.msisdn),
+        "msisdn": masked(x.msisdn),
         "provider_reference": x.provider_reference,
         "reason": x.reason,
         "created_at": x.created_at.isoformat(),
@@ -376,7 +370,7 @@ def read_transactions(svc: Services, name: str, q: TransactionsQuery) -> Any:
             "amount": metrics_service.amount(Money(r.amount_minor, r.currency)),
             "currency": r.currency,
             "status": r.status,
-            "msisdn": mask(r.msisdn),
+            "msisdn": masked(r.msisdn),
             "provider_reference": r.provider_reference,
             "reason": r.reason,
             "created_at": r.created_at.isoformat(),
