@@ -120,6 +120,15 @@ class Policy:
     def provider(self, name: str) -> ProviderPolicy:
         return self.providers[name]
 
+    @property
+    def kinds(self) -> list[str]:
+        """The providers the accounts are at, in the accounts' order, each once."""
+        return list(dict.fromkeys(r.provider for r in self.providers.values()))
+
+    def accounts_of(self, provider: str) -> list[str]:
+        """The ids of ``provider``'s accounts."""
+        return [n for n, r in self.providers.items() if r.provider == provider]
+
     def default_account(self, provider: str) -> str | None:
         """The account of ``provider`` the original per-provider routes act on."""
         return next(

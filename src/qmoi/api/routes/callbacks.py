@@ -84,7 +84,7 @@ def _intake(request: Request) -> Intake:
 
 
 async def _mpesa(request: Request, svc: Services, token: str, sub: str) -> JSONResponse:
-    accounts = [n for n, r in svc.policy.providers.items() if r.provider == "mpesa"]
+    accounts = svc.policy.accounts_of("mpesa")
     if not accounts:
         raise ApiError(
             404, "provider_not_enabled", "mpesa is not enabled on this QMOI; nothing stored"

@@ -63,9 +63,9 @@ def _accounts(svc: Services, body: ReconcileIn) -> list[str]:
         return [body.account]
     if body.provider is None:
         return everyone
-    mine = [n for n, r in policy.providers.items() if r.provider == body.provider]
+    mine = policy.accounts_of(body.provider)
     if not mine:
-        kinds = " or ".join(dict.fromkeys(r.provider for r in policy.providers.values()))
+        kinds = " or ".join(policy.kinds)
         known = body.provider in PROVIDERS
         raise ApiError(
             422,

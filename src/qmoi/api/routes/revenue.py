@@ -60,8 +60,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 def _provider(services: Services, provider: str) -> str:
     """The account the original per-provider routes act on for ``provider`` (its only
     one, or the one marked default); else 404, naming the providers QMOI collects on."""
-    kinds = list(dict.fromkeys(r.provider for r in services.policy.providers.values()))
-    enabled = " or ".join(kinds)
+    enabled = " or ".join(services.policy.kinds)
     account = services.policy.default_account(provider)
     if provider in PROVIDERS and account is None:
         raise ApiError(
