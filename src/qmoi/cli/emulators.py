@@ -25,7 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from qmoi.config import Settings
+from qmoi.cli.simulation import with_emulator_credentials
+from qmoi.config import AirtelSettings, Settings
 from qmoi.providers.base import CallbackRejected, InMemoryResultWaiter, ResultWaiter
 from qmoi.providers.registry import MPESA_CALLBACK_PREFIX, answer_route, hand_over_result
 from qmoi.services.providers_check import Fact, ProviderTarget, Verdict
@@ -66,9 +67,9 @@ def _plan_airtel(plan: CheckPlan, stack: ExitStack, url: str | None) -> None:
 
     configured = plan.settings.airtel
     if url is not None:
-        defaults = AirtelSandboxConfig()
-        client_id = configured.client_id or defaults.client_id
-        secret = configured.client_secret or SecretStr(defaults.client_secret)
+        own = with_emulator_credentials(configured, lambda: None)
+        assert isinstance(own, AirtelSettings)  # noqa: S101 - it was given one
+        client_id, secret = own.client_id, own.client_secret
         source = "--sandbox-url-airtel or AIRTEL_BASE_URL"
     else:
         try:
@@ -100,22 +101,12 @@ def _plan_mpesa(plan: CheckPlan, stack: ExitStack, url: str | None) -> None:
     from qmoi_sandbox.mpesa import MpesaSandboxConfig, MpesaState, create_app
 
     configured = plan.settings.mpesa
-    defaults = MpesaSandboxConfig()
     update: dict[str, object]
     if url is not None:
         source = "--sandbox-url-mpesa or MPESA_BASE_URL"
-        certificate = configured.certificate or _fetch_certificate(plan, url)
-        update = {
-            "consumer_key": configured.consumer_key or SecretStr(defaults.consumer_key),
-            "consumer_secret": configured.consumer_secret or SecretStr(defaults.consumer_secret),
-            "shortcode": configured.shortcode or defaults.shortcode,
-            "passkey": configured.passkey or SecretStr(defaults.passkey),
-            "initiator_name": configured.initiator_name or defaults.initiator,
-            "initiator_password": (
-                configured.initiator_password or SecretStr(defaults.initiator_password)
-            ),
-            "certificate": certificate,
-        }
+        running_at = url
+        own = with_emulator_credentials(configured, lambda: _fetch_certificate(plan, running_at))
+        update = own.model_dump(include=MPESA_CREDENTIALS)
     else:
         # results after 0-0.2 s instead of 1-5 s: nobody should wait for a check
         config = MpesaSandboxConfig(result_delay_s=(0.0, 0.2))
@@ -160,6 +151,13 @@ def _plan_mpesa(plan: CheckPlan, stack: ExitStack, url: str | None) -> None:
             results=waiter,
         )
     )
+
+
+#: what the emulators' published sandbox credentials fill in of an M-Pesa section
+MPESA_CREDENTIALS = {
+    "consumer_key", "consumer_secret", "shortcode", "passkey", "initiator_name",
+    "initiator_password", "certificate",
+}  # fmt: skip
 
 
 def _fetch_certificate(plan: CheckPlan, url: str) -> str | None:

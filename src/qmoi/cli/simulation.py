@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -173,10 +174,6 @@ def sandbox_credentials(settings: Settings) -> Settings:
     """Emulators started elsewhere (``qmoi sandbox``): their published credentials, at
     each account's base URL (AIRTEL_BASE_URL / MPESA_BASE_URL, or its ``baseUrl``),
     unless configured otherwise."""
-    from qmoi_sandbox.airtel import AirtelSandboxConfig
-    from qmoi_sandbox.mpesa import MpesaSandboxConfig
-
-    a, m = AirtelSandboxConfig(), MpesaSandboxConfig()
     missing = sorted(
         {
             f"{account.provider.upper()}_BASE_URL"
@@ -193,30 +190,42 @@ def sandbox_credentials(settings: Settings) -> Settings:
         )
     for account in settings.accounts:
         section = account.section
-        if isinstance(section, AirtelSettings):
-            filled: AirtelSettings | MpesaSettings = section.model_copy(
-                update={
-                    "client_id": section.client_id or a.client_id,
-                    "client_secret": section.client_secret or SecretStr(a.client_secret),
-                    "pin": section.pin or SecretStr(a.pin),
-                }
-            )
-        else:
-            filled = section.model_copy(
-                update={
-                    "consumer_key": section.consumer_key or SecretStr(m.consumer_key),
-                    "consumer_secret": section.consumer_secret or SecretStr(m.consumer_secret),
-                    "shortcode": section.shortcode or m.shortcode,
-                    "passkey": section.passkey or SecretStr(m.passkey),
-                    "initiator_name": section.initiator_name or m.initiator,
-                    "initiator_password": section.initiator_password
-                    or SecretStr(m.initiator_password),
-                    "certificate": section.certificate
-                    or _emulator_certificate(str(section.base_url)),
-                }
-            )
+        filled = with_emulator_credentials(
+            section, partial(_emulator_certificate, str(section.base_url))
+        )
         settings = settings.with_section(account.id, filled)
     return settings
+
+
+def with_emulator_credentials(
+    section: AirtelSettings | MpesaSettings, certificate: Callable[[], str | None]
+) -> AirtelSettings | MpesaSettings:
+    """``section`` with the emulators' published sandbox credentials wherever it has
+    none of its own; ``certificate`` fetches the Daraja emulator's when it is needed."""
+    from qmoi_sandbox.airtel import AirtelSandboxConfig
+    from qmoi_sandbox.mpesa import MpesaSandboxConfig
+
+    if isinstance(section, AirtelSettings):
+        a = AirtelSandboxConfig()
+        return section.model_copy(
+            update={
+                "client_id": section.client_id or a.client_id,
+                "client_secret": section.client_secret or SecretStr(a.client_secret),
+                "pin": section.pin or SecretStr(a.pin),
+            }
+        )
+    m = MpesaSandboxConfig()
+    return section.model_copy(
+        update={
+            "consumer_key": section.consumer_key or SecretStr(m.consumer_key),
+            "consumer_secret": section.consumer_secret or SecretStr(m.consumer_secret),
+            "shortcode": section.shortcode or m.shortcode,
+            "passkey": section.passkey or SecretStr(m.passkey),
+            "initiator_name": section.initiator_name or m.initiator,
+            "initiator_password": section.initiator_password or SecretStr(m.initiator_password),
+            "certificate": section.certificate or certificate(),
+        }
+    )
 
 
 def _emulator_certificate(base_url: str) -> str:
