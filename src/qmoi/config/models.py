@@ -3,7 +3,6 @@ anything uses them (:func:`qmoi.config.build.build_settings` makes them)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -277,19 +276,6 @@ class Settings(BaseModel):
     def default_account(self, provider: str) -> AccountSettings | None:
         """The account the original per-provider routes and metrics act on."""
         return next((a for a in self.accounts if a.provider == provider and a.default), None)
-
-    def with_sections(
-        self, provider: ProviderKind, change: Callable[[Section], Section]
-    ) -> Settings:
-        """These settings with ``change`` applied to the provider's section and to every
-        listed account of that provider (the sandbox points them all at its emulator)."""
-        update: dict[str, object] = {provider: change(getattr(self, provider))}
-        if self.listed_accounts is not None:
-            update["listed_accounts"] = tuple(
-                a.model_copy(update={"section": change(a.section)}) if a.provider == provider else a
-                for a in self.listed_accounts
-            )
-        return self.model_copy(update=update)
 
     @property
     def enabled_providers(self) -> tuple[ProviderKind, ...]:
